@@ -1,0 +1,30 @@
+"""DISRUPT: takedown of non-consensual intimate images."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from disrupt.paths import templates_dir
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web app: a list of small configure steps, config read here only."""
+    from disrupt import web
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder=str(templates_dir()),
+        static_folder="static",
+    )
+    for step in (
+        web.configure_settings,
+        web.configure_database,
+        web.configure_security,
+        web.configure_blueprints,
+        web.configure_errors,
+    ):
+        step(app, config or {})
+    return app

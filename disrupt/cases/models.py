@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from disrupt.db import Base
+
+CASE_STATUSES = ("new", "in_progress", "closed", "withdrawn", "erased")
+AGE_GROUPS = ("adult", "minor", "unknown")
+PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_MINOR = 0, 1, 2
+
+# DESIGN.md §6
+URL_STATES = (
+    "pending",
+    "online",
+    "removal_suspected",
+    "removed",
+    "indeterminate",
+    "restricted",
+    "invalid",
+)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_queue", "status", "priority", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    secret_hash: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20), default="new")
+    age_group: Mapped[str] = mapped_column(String(10), default="adult")
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    consent_notices: Mapped[bool] = mapped_column(default=False)
+    consent_hash_sharing: Mapped[bool] = mapped_column(default=False)
+    contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    priority: Mapped[int] = mapped_column(default=PRIORITY_NORMAL)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    urls: Mapped[list[ReportedURL]] = relationship(
+        back_populates="case", order_by="ReportedURL.id", cascade="all, delete-orphan"
+    )
+    hashes: Mapped[list[MediaHash]] = relationship(
+        back_populates="case", order_by="MediaHash.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_minor(self) -> bool:
+        return self.age_group == "minor"
+
+
+class MediaHash(Base):
+    """Hashes computed on the victim's device. Never a file name, never pixels."""
+
+    __tablename__ = "media_hashes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10), default="image")
+    pdq: Mapped[str | None] = mapped_column(String(64), index=True)
+    pdq_quality: Mapped[int | None]
+    phash: Mapped[str | None] = mapped_column(String(16))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    md5: Mapped[str | None] = mapped_column(String(32))
+    pipeline: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    label: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime]
+
+    case: Mapped[Case] = relationship(back_populates="hashes")
+
+
+class ReportedURL(Base):
+    __tablename__ = "reported_urls"
+    __table_args__ = (
+        UniqueConstraint("case_id", "url"),
+        Index("ix_reported_urls_due", "next_check_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    host: Mapped[str] = mapped_column(String(255), index=True)
+    platform_id: Mapped[int | None] = mapped_column(ForeignKey("platforms.id"), index=True)
+    reported_by: Mapped[str] = mapped_column(String(20), default="victim")
+    state: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    state_reason: Mapped[str | None] = mapped_column(String(200))
+    reappeared: Mapped[bool] = mapped_column(default=False)
+    check_count: Mapped[int] = mapped_column(default=0)
+    indeterminate_streak: Mapped[int] = mapped_column(default=0)
+    first_seen_online_at: Mapped[datetime | None]
+    last_seen_online_at: Mapped[datetime | None]
+    removal_suspected_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
+    reappeared_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    next_check_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    case: Mapped[Case] = relationship(back_populates="urls")
+    platform: Mapped[Platform | None] = relationship()  # noqa: F821
+
+
+class Note(Base):
+    """Internal caseworker note; never shown to the victim."""
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+
+
+class Referral(Base):
+    """A case forwarded to PHAROS, a partner hotline or the police."""
+
+    __tablename__ = "referrals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    recipient: Mapped[str] = mapped_column(String(40))
+    their_reference: Mapped[str | None] = mapped_column(String(120))
+    sent_at: Mapped[datetime]
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    summary: Mapped[str | None] = mapped_column(Text)

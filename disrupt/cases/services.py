@@ -1,0 +1,151 @@
+"""Case work shared by the victim portal and the caseworker console. Never commits."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disrupt.cases.models import PRIORITY_MINOR, PRIORITY_NORMAL, Case, MediaHash, ReportedURL
+from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_url
+from disrupt.platforms.services import platform_for_host
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+MAX_HASHES_PER_CASE = 200
+MAX_LABEL = 80
+
+
+class HashShapeError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class SubmittedHash:
+    """What the victim's browser sends for one file: hashes only."""
+
+    kind: str
+    sha256: str
+    pipeline: str
+    pdq: str | None = None
+    pdq_quality: int | None = None
+    phash: str | None = None
+    md5: str | None = None
+    label: str | None = None
+
+
+def _hex(value: Any, length: int, name: str) -> str:
+    if not isinstance(value, str) or len(value) != length or not _HEX.match(value.lower()):
+        raise HashShapeError(f"{name} must be {length} hexadecimal characters")
+    return value.lower()
+
+
+def parse_submitted_hash(raw: Any) -> SubmittedHash:
+    """Re-validate the shape of a hash object from the browser; refuse anything else."""
+    if not isinstance(raw, dict):
+        raise HashShapeError("each hash must be an object")
+    allowed = {"kind", "sha256", "pipeline", "pdq", "pdq_quality", "phash", "md5", "label",
+               "width", "height"}
+    extra = set(raw) - allowed
+    if extra:
+        raise HashShapeError(f"unexpected fields: {', '.join(sorted(extra))}")
+    kind = raw.get("kind") or ("image" if raw.get("pdq") or raw.get("phash") else "video")
+    if kind not in ("image", "video"):
+        raise HashShapeError("kind must be image or video")
+    pipeline = raw.get("pipeline")
+    if not isinstance(pipeline, str) or not 0 < len(pipeline) <= 120:
+        raise HashShapeError("pipeline must be a short string")
+    quality = raw.get("pdq_quality")
+    if quality is not None and (not isinstance(quality, int) or not 0 <= quality <= 100):
+        raise HashShapeError("pdq_quality must be an integer from 0 to 100")
+    label = raw.get("label")
+    if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
+        raise HashShapeError(f"label must be text of at most {MAX_LABEL} characters")
+    return SubmittedHash(
+        kind=kind,
+        sha256=_hex(raw.get("sha256"), 64, "sha256"),
+        pipeline=pipeline,
+        pdq=_hex(raw["pdq"], 64, "pdq") if raw.get("pdq") is not None else None,
+        pdq_quality=quality,
+        phash=_hex(raw["phash"], 16, "phash") if raw.get("phash") is not None else None,
+        md5=_hex(raw["md5"], 32, "md5") if raw.get("md5") is not None else None,
+        label=label or None,
+    )
+
+
+def add_media_hash(session: Session, case: Case, submitted: SubmittedHash, now: datetime) -> MediaHash:
+    media = MediaHash(
+        case=case,
+        kind=submitted.kind,
+        pdq=submitted.pdq,
+        pdq_quality=submitted.pdq_quality,
+        phash=submitted.phash,
+        sha256=submitted.sha256,
+        md5=submitted.md5,
+        pipeline=submitted.pipeline,
+        label=submitted.label,
+        created_at=now,
+    )
+    session.add(media)
+    return media
+
+
+class DuplicateURL(ValueError):
+    pass
+
+
+def add_reported_url(
+    session: Session, case: Case, raw_url: str, *, reported_by: str, now: datetime
+) -> ReportedURL:
+    """Normalise, refuse duplicates within the case, attach the platform, schedule a check."""
+    url = normalize_url(raw_url)
+    if session.scalar(select(ReportedURL.id).where(ReportedURL.case_id == case.id,
+                                                   ReportedURL.url == url)):
+        raise DuplicateURL(f"This address is already in the case: {url}")
+    if any(existing.url == url for existing in case.urls):
+        raise DuplicateURL(f"This address is already in the case: {url}")
+    host = host_of(url)
+    platform = platform_for_host(session, host)
+    reported = ReportedURL(
+        case=case,
+        url=url,
+        host=host,
+        platform=platform,
+        reported_by=reported_by,
+        state="pending",
+        next_check_at=now,
+        created_at=now,
+    )
+    session.add(reported)
+    case.updated_at = now
+    return reported
+
+
+def priority_for(age_group: str) -> int:
+    return PRIORITY_MINOR if age_group == "minor" else PRIORITY_NORMAL
+
+
+def case_queue(session: Session, *, limit: int = 50, offset: int = 0,
+               assignee_id: int | None = None, open_only: bool = True) -> list[Case]:
+    query = select(Case)
+    if open_only:
+        query = query.where(Case.status.in_(("new", "in_progress")))
+    if assignee_id is not None:
+        query = query.where(Case.assignee_id == assignee_id)
+    query = query.order_by(Case.priority.desc(), Case.created_at, Case.id)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+__all__ = [
+    "DuplicateURL",
+    "HashShapeError",
+    "InvalidURL",
+    "SubmittedHash",
+    "add_media_hash",
+    "add_reported_url",
+    "case_queue",
+    "parse_submitted_hash",
+    "priority_for",
+]

@@ -1,0 +1,104 @@
+"""Settings: defaults here, overridden by instance/config.py, then DISRUPT_* environment
+variables, then the mapping given to create_app. Read only in the factory."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+# name -> (default, description). The README's settings table is generated from this.
+SETTINGS: dict[str, tuple[Any, str]] = {
+    "DATABASE_URL": (None, "SQLAlchemy URL; default a SQLite file instance/disrupt.sqlite3. "
+                           "postgresql+psycopg://user@host/db for PostgreSQL"),
+    "SECRET_KEY": (None, "Flask session key; generated once into instance/secret_key"),
+    "DATA_KEY": (None, "Fernet key encrypting personal data at rest; generated once into "
+                       "instance/data_key. Keep a copy off the machine"),
+    "ORGANISATION_NAME": ("DISRUPT demo hotline", "Notifier name written into notices"),
+    "ORGANISATION_EMAIL": ("notices@disrupt.invalid", "Notifier e-mail, the From of notices"),
+    "TRUSTED_FLAGGER": (False, "The organisation is a DSA art. 22 trusted flagger"),
+    "MAIL_TRANSPORT": ("outbox", "outbox (write .eml files to OUTBOX_DIR) or smtp"),
+    "OUTBOX_DIR": (None, "Folder for outgoing mail with MAIL_TRANSPORT=outbox; default instance/outbox"),
+    "SMTP_HOST": ("127.0.0.1", "SMTP server"),
+    "SMTP_PORT": (25, "SMTP port"),
+    "SMTP_USERNAME": ("", "SMTP login, empty for none"),
+    "SMTP_PASSWORD": ("", "SMTP password"),
+    "SMTP_STARTTLS": (False, "Upgrade the SMTP connection with STARTTLS"),
+    "SMTP_SSL": (False, "Connect with implicit TLS (port 465)"),
+    "SEND_MAX_ATTEMPTS": (8, "Attempts before a notice is marked failed (backoff doubles)"),
+    "SEND_RETRY_SECONDS": (60, "First retry delay of a failed send"),
+    "ALLOW_LOOPBACK": (False, "Let the URL checker reach 127.0.0.0/8 (tests and demo only)"),
+    "CHECK_TIMEOUT": (15.0, "Total seconds one URL check may take"),
+    "CHECK_MAX_BYTES": (5_000_000, "Bytes read at most from one checked URL"),
+    "CHECK_MAX_REDIRECTS": (5, "Redirects followed at most"),
+    "CHECK_BATCH_SIZE": (50, "URLs a worker claims per tick"),
+    "CHECK_CONCURRENCY": (16, "Checks a worker runs at once"),
+    "LEASE_SECONDS": (300, "How long a worker's claim on a URL lasts"),
+    "WORKER_TICK_SECONDS": (5.0, "How often the worker looks for due work"),
+    "TIME_SCALE": (1.0, "Multiplier on every schedule interval (the demo uses 1/3600: hours "
+                        "become seconds)"),
+    "REMOVAL_CONFIRM_SECONDS": (3600, "A removal counts after a second removal verdict this long "
+                                      "after the first"),
+    "USER_AGENT": ("DISRUPT-checker/0.1 (+takedown verification)", "User-Agent of URL checks"),
+    "DEFAULT_DEADLINE_HOURS": (48, "Notice deadline when a platform sets none"),
+    "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker or victim session ends"),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            return raw.strip().lower() in _TRUE
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            if "/" in raw:
+                num, den = raw.split("/", 1)
+                return float(num) / float(den)
+            return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"DISRUPT_{name}={raw!r} is not a valid {type(default).__name__}") from exc
+    return raw
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    environ = dict(os.environ if environ is None else environ)
+    found: dict[str, Any] = {}
+    for name, (default, _) in SETTINGS.items():
+        key = f"DISRUPT_{name}"
+        if key in environ:
+            found[name] = _coerce(name, environ[key], default)
+    return found
+
+
+def persisted_secret(instance_path: Path, filename: str, make: Any) -> str:
+    """Read a generated secret from the instance folder, creating it (mode 0600) on first run."""
+    path = instance_path / filename
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    value = make()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def finish(config: dict[str, Any], instance_path: Path) -> None:
+    """Fill the settings whose defaults depend on the instance folder."""
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{instance_path / 'disrupt.sqlite3'}"
+    if not config.get("OUTBOX_DIR"):
+        config["OUTBOX_DIR"] = str(instance_path / "outbox")
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = persisted_secret(
+            instance_path, "secret_key", lambda: secrets.token_hex(32)
+        )
+    if not config.get("DATA_KEY"):
+        config["DATA_KEY"] = persisted_secret(
+            instance_path, "data_key", lambda: Fernet.generate_key().decode()
+        )

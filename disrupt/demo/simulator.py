@@ -1,0 +1,203 @@
+"""Simulated platforms on 127.0.0.x for the demo and the tests: each hosts images, receives
+notices (by its HTTP API, or by e-mail through a local SMTP server) and takes content down
+after a delay, or never. Notices are de-duplicated by their idempotency key, and the log of
+what was received is the proof that nothing arrived twice."""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiosmtpd.controller import Controller
+
+URL_LINE = re.compile(r"^\s*-\s+(https?://\S+)\s*$", re.MULTILINE)
+
+
+@dataclass
+class ReceivedNotice:
+    key: str
+    channel: str
+    urls: list[str]
+    received_at: float
+    subject: str = ""
+
+
+@dataclass
+class SimulatedPlatform:
+    """One platform: `takedown_after` seconds after a notice, its URLs answer 404;
+    None means it never acts."""
+
+    name: str
+    ip: str = "127.0.0.1"
+    takedown_after: float | None = 0.0
+    removed_status: int = 404
+    media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+    notices: list[ReceivedNotice] = field(default_factory=list)
+    duplicates: int = 0
+    fail_next_api_calls: int = 0
+    _server: ThreadingHTTPServer | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # -- content -----------------------------------------------------------------------
+    def host_media(self, path: str, data: bytes, content_type: str = "image/jpeg") -> str:
+        self.media[path] = (data, content_type)
+        return self.url(path)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the platform first"
+        return f"http://{self.ip}:{self._server.server_address[1]}"
+
+    @property
+    def notice_endpoint(self) -> str:
+        return self.url("/api/notices")
+
+    def take_down(self, paths: list[str]) -> None:
+        with self._lock:
+            self.removed.update(paths)
+
+    # -- notices -----------------------------------------------------------------------
+    def receive_notice(self, key: str, urls: list[str], channel: str, subject: str = "") -> bool:
+        """Record a notice once per key and schedule the takedown; False for a repeat."""
+        with self._lock:
+            if any(n.key == key for n in self.notices):
+                self.duplicates += 1
+                return False
+            self.notices.append(ReceivedNotice(key, channel, urls, time.time(), subject))
+        paths = [urlsplit(u).path for u in urls
+                 if urlsplit(u).hostname == self.ip and urlsplit(u).path in self.media]
+        if self.takedown_after is not None and paths:
+            timer = threading.Timer(self.takedown_after, self.take_down, args=(paths,))
+            timer.daemon = True
+            timer.start()
+        return True
+
+    # -- server ------------------------------------------------------------------------
+    def start(self, port: int = 0) -> SimulatedPlatform:
+        platform = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: bytes, content_type: str = "text/plain") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                path = urlsplit(self.path).path
+                if path == "/api/notices":
+                    log = [n.__dict__ for n in platform.notices]
+                    self._send(200, json.dumps(log).encode(), "application/json")
+                elif path in platform.media and path not in platform.removed:
+                    data, content_type = platform.media[path]
+                    self._send(200, data, content_type)
+                elif path in platform.removed:
+                    self._send(platform.removed_status, b"This content has been removed.")
+                else:
+                    self._send(404, b"Not found")
+
+            do_HEAD = do_GET
+
+            def do_POST(self) -> None:  # noqa: N802
+                if urlsplit(self.path).path != "/api/notices":
+                    self._send(404, b"Not found")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if platform.fail_next_api_calls > 0:
+                    platform.fail_next_api_calls -= 1
+                    self._send(500, b"temporary failure")
+                    return
+                key = self.headers.get("Idempotency-Key", "")
+                try:
+                    payload = json.loads(body)
+                    urls = [str(u) for u in payload["urls"]]
+                except (ValueError, KeyError, TypeError):
+                    self._send(400, b"bad notice")
+                    return
+                if not key:
+                    self._send(400, b"Idempotency-Key header required")
+                    return
+                fresh = platform.receive_notice(key, urls, "api", payload.get("subject", ""))
+                self._send(202 if fresh else 200,
+                           json.dumps({"received": True, "duplicate": not fresh}).encode(),
+                           "application/json")
+
+        self._server = ThreadingHTTPServer((self.ip, port), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True,
+                         name=f"platform-{self.name}").start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+class _MailHandler:
+    def __init__(self, mailbox: NoticeMailbox) -> None:
+        self.mailbox = mailbox
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        key = str(message.get("Message-ID", "")).strip()
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if body is not None else ""
+        urls = URL_LINE.findall(text)
+        for recipient in envelope.rcpt_tos:
+            platform = self.mailbox.by_address.get(recipient.lower())
+            if platform is not None:
+                platform.receive_notice(key, urls, "email", str(message.get("Subject", "")))
+        self.mailbox.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+class NoticeMailbox:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that delivers notices to the simulated
+    platforms by their e-mail address."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.by_address: dict[str, SimulatedPlatform] = {}
+        self.messages: list[email.message.EmailMessage] = []
+        self._controller: Controller | None = None
+
+    def register(self, address: str, platform: SimulatedPlatform) -> str:
+        self.by_address[address.lower()] = platform
+        return address
+
+    def start(self) -> NoticeMailbox:
+        self._controller = Controller(_MailHandler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]

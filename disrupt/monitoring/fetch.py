@@ -1,0 +1,373 @@
+"""Fetch one submitted URL through the network guard.
+
+Every hop is parsed, its scheme and port checked, its host resolved once by
+:func:`~disrupt.monitoring.guard.resolve_host`, and the request is sent to *the
+address that was checked*: the URL's host is replaced by the IP, the real name
+goes into the ``Host`` header and, for https, into the ``sni_hostname`` request
+extension, so TLS SNI and certificate verification use the real name.
+Redirects are followed by hand, each hop checked again. Limits: redirects
+(and loops), bytes, and one total deadline for the whole fetch – enforced by a
+watchdog that shuts the socket down, so a server trickling headers or body
+byte by byte cannot hold a worker past it.
+
+``fetch`` never raises for network problems; it returns a :class:`FetchResult`
+whose ``error`` is one of :data:`ERRORS`.
+"""
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import httpx
+
+from disrupt.monitoring.guard import (
+    GuardRefused,
+    check_ip,
+    check_port,
+    check_scheme,
+    parse_ip_literal,
+    resolve_host,
+)
+
+#: Values of ``FetchResult.error``. "guard" covers malformed URLs too
+#: (``refused_reason="bad_url"``): the guard cannot vouch for what it cannot read.
+ERRORS = frozenset(
+    {"timeout", "connection", "tls", "protocol", "too_many_redirects", "guard"}
+)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass
+class FetchResult:
+    url: str
+    final_url: str
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    truncated: bool = False
+    redirect_chain: list[tuple[str, int]] = field(default_factory=list)
+    elapsed_ms: int = 0
+    error: str | None = None
+    error_detail: str = ""
+    refused_reason: str | None = None
+    #: The checked address the last hop connected (or would have connected) to.
+    peer_ip: str | None = None
+
+
+class _Deadline(Exception):
+    pass
+
+
+class _Watchdog:
+    """Shuts down every socket of the fetch when the total deadline passes."""
+
+    def __init__(self, seconds: float) -> None:
+        self.expired = False
+        self._lock = threading.Lock()
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._sockets:
+                self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        # The plain socket method: for an SSLSocket it shuts the descriptor
+        # down without touching the TLS object another thread is reading with.
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore ``trace`` extension: learn each socket as soon as it exists."""
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shutdown(sock)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._sockets.clear()
+
+
+class _BodyDecoder:
+    """Content-Encoding gzip/deflate decoded with bounded output (no zip bombs)."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding.strip().lower()
+        self._z: Any = None
+        if self.encoding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif self.encoding == "deflate":
+            self._z = zlib.decompressobj()
+            self._first = True
+
+    def decode(self, data: bytes, room: int) -> tuple[bytes, bool]:
+        """At most ``room`` + 1 bytes of output; True when more output is pending."""
+        if self._z is None:
+            return data, False
+        try:
+            out = self._z.decompress(data, room + 1)
+        except zlib.error:
+            if self.encoding == "deflate" and getattr(self, "_first", False):
+                self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
+                self._first = False
+                return self.decode(data, room)
+            raise
+        self._first = False
+        return out, bool(self._z.unconsumed_tail)
+
+
+def _headers(response: httpx.Response) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in response.headers.multi_items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
+def _tls_error(exc: BaseException) -> bool:
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 10:
+        if isinstance(current, ssl.SSLError | ssl.CertificateError):
+            return True
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return False
+
+
+def _host_header(url: httpx.URL) -> str:
+    host = url.raw_host.decode("ascii")
+    if ":" in host:
+        host = f"[{host}]"
+    return host if url.port is None else f"{host}:{url.port}"
+
+
+def fetch(
+    url: str,
+    *,
+    allow_loopback: bool,
+    timeout: float = 15.0,
+    max_bytes: int = 5_000_000,
+    max_redirects: int = 5,
+    user_agent: str,
+    method: str = "GET",
+    client: httpx.Client | None = None,
+) -> FetchResult:
+    """Fetch ``url`` hop by hop through the network guard (see the module docstring).
+
+    ``timeout`` is the total for the whole fetch, redirects included. The body
+    is read up to ``max_bytes`` (``truncated`` says when it was cut; that is not
+    an error). Only GET and HEAD are allowed. A ``client`` passed in must not use
+    a proxy (``trust_env=False``); the default is a fresh client per fetch,
+    without proxies or persistent cookies.
+    """
+    method = method.upper()
+    if method not in ("GET", "HEAD"):
+        raise ValueError("fetch only sends GET or HEAD requests")
+    start = time.monotonic()
+    deadline = start + timeout
+    result = FetchResult(url=url, final_url=url)
+    own_client = client is None
+    http = client if client is not None else httpx.Client(trust_env=False, follow_redirects=False)
+    watchdog = _Watchdog(timeout)
+    try:
+        _follow(http, result, watchdog, deadline, own_client=own_client, method=method,
+                allow_loopback=allow_loopback, max_bytes=max_bytes,
+                max_redirects=max_redirects, user_agent=user_agent, timeout=timeout)
+    finally:
+        watchdog.cancel()
+        if own_client:
+            http.close()
+        result.elapsed_ms = int((time.monotonic() - start) * 1000)
+    return result
+
+
+def _fail(result: FetchResult, error: str, detail: str, reason: str | None = None) -> None:
+    result.error = error
+    result.error_detail = detail
+    result.refused_reason = reason
+
+
+def _follow(
+    http: httpx.Client,
+    result: FetchResult,
+    watchdog: _Watchdog,
+    deadline: float,
+    *,
+    own_client: bool,
+    method: str,
+    allow_loopback: bool,
+    max_bytes: int,
+    max_redirects: int,
+    user_agent: str,
+    timeout: float,
+) -> None:
+    current = result.url
+    visited: set[str] = set()
+    while True:
+        result.final_url = current
+        visited.add(current)
+        with contextlib.suppress(httpx.InvalidURL, ValueError, TypeError, UnicodeError):
+            visited.add(str(httpx.URL(current)))  # unreadable ones are refused by _one_hop
+        try:
+            _one_hop(http, result, watchdog, deadline, current, own_client=own_client,
+                     method=method, allow_loopback=allow_loopback, max_bytes=max_bytes,
+                     user_agent=user_agent)
+        except GuardRefused as exc:
+            _fail(result, "guard", str(exc), exc.reason)
+            return
+        except (_Deadline, TimeoutError, httpx.TimeoutException):
+            _fail(result, "timeout", f"no complete answer within {timeout:g}s")
+            return
+        except httpx.ConnectError as exc:
+            if watchdog.expired:
+                _fail(result, "timeout", f"no complete answer within {timeout:g}s")
+            else:
+                _fail(result, "tls" if _tls_error(exc) else "connection", str(exc))
+            return
+        except (httpx.HTTPError, zlib.error, OSError) as exc:
+            if watchdog.expired:
+                _fail(result, "timeout", f"no complete answer within {timeout:g}s")
+            elif _tls_error(exc):
+                _fail(result, "tls", str(exc))
+            elif isinstance(exc, httpx.ProtocolError | zlib.error):
+                _fail(result, "protocol", str(exc) or type(exc).__name__)
+            else:
+                _fail(result, "connection", str(exc) or type(exc).__name__)
+            return
+
+        location = result.headers.get("location")
+        if result.status not in REDIRECT_STATUSES or not location:
+            return
+        result.redirect_chain.append((current, result.status))
+        try:
+            target = httpx.URL(current).join(location.strip()).copy_with(fragment=None)
+        except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
+            _fail(result, "guard", f"redirect to an unreadable URL {location!r}: {exc}", "bad_url")
+            return
+        following = str(target)
+        if following in visited:
+            _fail(result, "too_many_redirects", f"redirect loop back to {following}")
+            return
+        if len(result.redirect_chain) > max_redirects:
+            _fail(result, "too_many_redirects", f"more than {max_redirects} redirects")
+            return
+        current = following
+
+
+def _refuse_unreadable(url: str, allow_loopback: bool, exc: Exception) -> NoReturn:
+    """httpx cannot read the URL. Name the address if it is one ("0177.0.0.1"
+    is an IP literal httpx refuses), else refuse as "bad_url"."""
+    try:
+        host = urllib.parse.urlsplit(url).hostname
+        literal = parse_ip_literal(host) if host else None
+    except ValueError:
+        literal = None
+    if literal is not None:
+        check_ip(literal, allow_loopback=allow_loopback)
+    raise GuardRefused("bad_url", f"Refused an unreadable URL: {exc}")
+
+
+def _one_hop(
+    http: httpx.Client,
+    result: FetchResult,
+    watchdog: _Watchdog,
+    deadline: float,
+    current: str,
+    *,
+    own_client: bool,
+    method: str,
+    allow_loopback: bool,
+    max_bytes: int,
+    user_agent: str,
+) -> None:
+    result.status, result.headers, result.body, result.truncated = None, {}, b"", False
+    try:
+        target = httpx.URL(current)
+    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
+        _refuse_unreadable(current, allow_loopback, exc)
+    check_scheme(target.scheme)
+    try:
+        host = target.raw_host.decode("ascii")
+    except UnicodeDecodeError:
+        raise GuardRefused("bad_url", "Refused a URL whose host is not ASCII.") from None
+    if not host:
+        raise GuardRefused("bad_url", "Refused a URL without a host.")
+    port = target.port or DEFAULT_PORTS[target.scheme]
+    check_port(port)
+
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or watchdog.expired:
+        raise _Deadline
+    ip = resolve_host(host, port, allow_loopback=allow_loopback, timeout=remaining)
+    result.peer_ip = ip
+
+    remaining = deadline - time.monotonic()
+    if remaining <= 0 or watchdog.expired:
+        raise _Deadline
+    extensions: dict[str, Any] = {"trace": watchdog.trace}
+    if target.scheme == "https":
+        extensions["sni_hostname"] = host.strip("[]")
+    if own_client:
+        http.cookies.clear()  # cookies are stored per IP here; never share them across hosts
+    request = http.build_request(
+        method,
+        target.copy_with(host=ip, username=None, password=None, fragment=None),
+        headers={
+            "Host": _host_header(target),
+            "User-Agent": user_agent,
+            "Accept": "*/*",
+            "Accept-Encoding": "identity",
+            # One request per connection: a pooled connection verified for one
+            # name must never carry a request for another name on the same IP.
+            "Connection": "close",
+        },
+        timeout=httpx.Timeout(remaining),
+        extensions=extensions,
+    )
+    response = http.send(request, stream=True, follow_redirects=False)
+    try:
+        result.status = response.status_code
+        result.headers = _headers(response)
+        if method == "HEAD" or (
+            response.status_code in REDIRECT_STATUSES and "location" in result.headers
+        ):
+            return
+        decoder = _BodyDecoder(result.headers.get("content-encoding", "identity"))
+        body = bytearray()
+        for chunk in response.iter_raw():
+            if watchdog.expired or time.monotonic() > deadline:
+                raise _Deadline
+            room = max_bytes - len(body)
+            data, pending = decoder.decode(chunk, room)
+            if len(data) > room or pending:
+                body += data[:room]
+                result.truncated = True
+                break
+            body += data  # exactly full is not truncated unless more bytes follow
+        if watchdog.expired:
+            raise _Deadline
+        result.body = bytes(body)
+    finally:
+        response.close()

@@ -1,0 +1,95 @@
+"""Host names → registrable domains, for matching URLs to platforms.
+
+Public-suffix aware and offline: the list is the copy bundled with
+``publicsuffix2`` (``publicsuffix2/public_suffix_list.dat``), read from disk once.
+Only ``publicsuffix2.fetch()`` touches the network and it is never called; the
+module builds its own ``PublicSuffixList`` from the bundled file path.
+
+The list includes the *private* section (github.io, blogspot.com,
+herokuapp.com, …), so ``alice.github.io`` and ``bob.github.io`` are separate
+registrable domains – which is what platform matching needs: a platform
+registered as "github.io" is the suffix operator, not every user page.
+"""
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+
+import idna
+import publicsuffix2
+
+
+@lru_cache(maxsize=1)
+def _psl() -> publicsuffix2.PublicSuffixList:
+    # An explicit path: the bundled file, never publicsuffix2.fetch().
+    return publicsuffix2.PublicSuffixList(publicsuffix2.PSL_FILE, idna=True)
+
+
+def _canonical_host(host: str) -> str:
+    """Lower-case, strip brackets and one trailing dot, IDN labels to punycode."""
+    h = host.strip()
+    if h.startswith("[") and h.endswith("]"):
+        h = h[1:-1]
+    if h.endswith(".") and not h.endswith(".."):
+        h = h[:-1]
+    h = h.lower()
+    if not h.isascii():
+        try:
+            h = idna.encode(h, uts46=True, transitional=False).decode("ascii")
+        except idna.IDNAError as exc:
+            raise ValueError(f"invalid international host name {host!r}: {exc}") from None
+    return h
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def public_suffix(host: str) -> str | None:
+    """The public suffix of ``host`` ("co.uk" for "a.example.co.uk"), None for IPs."""
+    h = _canonical_host(host)
+    if not h or _ip_literal(h) is not None:
+        return None
+    return _psl().get_tld(h, wildcard=True)
+
+
+def registrable_domain(host: str) -> str | None:
+    """The registrable domain ("eTLD+1") of ``host``.
+
+    None for IP literals, empty hosts and hosts that are themselves a public
+    suffix ("co.uk", "github.io"). Unknown TLDs follow the list's default rule
+    ("*"), so "printer.corp.internal" gives "corp.internal".
+    """
+    h = _canonical_host(host)
+    if not h or _ip_literal(h) is not None or ".." in h:
+        return None
+    suffix = _psl().get_tld(h, wildcard=True)
+    if suffix is None or h == suffix:
+        return None
+    labels = h.split(".")
+    return ".".join(labels[-(suffix.count(".") + 2):])
+
+
+def domain_candidates(host: str) -> list[str]:
+    """``host`` and its parent domains down to its registrable domain, most specific first.
+
+    "cdn.img.example.co.uk" → ["cdn.img.example.co.uk", "img.example.co.uk",
+    "example.co.uk"]. Never a bare public suffix, except when ``host`` is one
+    ("github.io" → ["github.io"]). An IP literal gives [ip] (canonical form);
+    an empty host gives [].
+    """
+    h = _canonical_host(host)
+    if not h:
+        return []
+    ip = _ip_literal(h)
+    if ip is not None:
+        return [ip]
+    base = registrable_domain(h)
+    if base is None:
+        return [h]
+    labels = h.split(".")
+    stop = len(labels) - base.count(".") - 1
+    return [".".join(labels[i:]) for i in range(stop + 1)]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from disrupt.db import Base
+
+CHANNELS = ("email", "api", "webform", "none")
+LEGAL_BASES = ("dsa_art16", "take_it_down", "lcen_art6")
+REQUEST_STATUSES = ("draft", "queued", "sent", "acknowledged", "actioned", "rejected", "failed")
+
+
+class Platform(Base):
+    __tablename__ = "platforms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    channel: Mapped[str] = mapped_column(String(10), default="email")
+    contact: Mapped[str | None] = mapped_column(String(500))  # e-mail address or API endpoint
+    jurisdiction: Mapped[str | None] = mapped_column(String(10))
+    deadline_hours: Mapped[int] = mapped_column(default=48)
+    trusted_flagger: Mapped[bool] = mapped_column(default=False)
+    default_legal_basis: Mapped[str] = mapped_column(String(20), default="dsa_art16")
+    removal_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    domains: Mapped[list[PlatformDomain]] = relationship(
+        back_populates="platform", cascade="all, delete-orphan", order_by="PlatformDomain.domain"
+    )
+
+
+class PlatformDomain(Base):
+    """A domain and its subdomains belong to one platform."""
+
+    __tablename__ = "platform_domains"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id", ondelete="CASCADE"))
+
+    platform: Mapped[Platform] = relationship(back_populates="domains")
+
+
+removal_request_urls = Table(
+    "removal_request_urls",
+    Base.metadata,
+    Column("request_id", ForeignKey("removal_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("url_id", ForeignKey("reported_urls.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class RemovalRequest(Base):
+    """A notice to one platform covering one or more URLs of a case; sent through the outbox."""
+
+    __tablename__ = "removal_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("platforms.id"), index=True)
+    legal_basis: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(5))
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str | None] = mapped_column(String(500))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[str] = mapped_column(String(15), default="queued", index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None]
+
+    platform: Mapped[Platform] = relationship()
+    urls: Mapped[list[ReportedURL]] = relationship(  # noqa: F821
+        secondary=removal_request_urls, order_by="ReportedURL.id"
+    )

@@ -1,0 +1,133 @@
+// Module Web Worker: reads, decodes and hashes one file at a time, off the page's
+// main thread. Messages in:  {id, op: "hash", file, wantPixelDigest}
+//                            {op: "test-canvas-noise"}   (tests only, see below)
+// Messages out: {id, type: "progress", stage, fraction}
+//               {id, type: "result", result, pixelsSha256?}
+//               {id, type: "error", name, message}
+
+import { PIPELINE_VERSION, sniffKind } from "./media.js";
+import { md5 } from "./md5.js";
+import { perceptualHashes } from "./hash-core.js";
+
+function hex(buffer) {
+  const b = new Uint8Array(buffer);
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += b[i].toString(16).padStart(2, "0");
+  return s;
+}
+
+class HashError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+const MESSAGES = {
+  unsupported:
+    "This file is not a photo or video we can read. Please choose a JPEG, PNG, WebP or GIF " +
+    "image, or an MP4, MOV, WebM, MKV or AVI video.",
+  heif:
+    "This is an HEIC/HEIF photo (the iPhone format), which this browser cannot read. Please " +
+    "export it as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible) and try again.",
+  decode: "We could not read this image: the file may be damaged or incomplete.",
+  tooLarge: "This image is too large to process (over 200 megapixels).",
+};
+const MAX_PIXELS = 200000000;
+
+async function hashOne(id, file, wantPixelDigest) {
+  const progress = (stage, fraction) => self.postMessage({ id, type: "progress", stage, fraction });
+  progress("reading", 0);
+  const buf = await file.arrayBuffer();
+  const kind = sniffKind(new Uint8Array(buf, 0, Math.min(16, buf.byteLength)));
+  if (kind === "heif" || kind === "avif" || kind === null) {
+    throw new HashError("UnsupportedMedia", kind === "heif" ? MESSAGES.heif : MESSAGES.unsupported);
+  }
+  progress("sha256", 0.1);
+  const sha256 = hex(await crypto.subtle.digest("SHA-256", buf));
+  if (kind === "video") {
+    progress("md5", 0.5);
+    const result = { kind: "video", sha256, md5: md5(buf), pipeline: PIPELINE_VERSION };
+    progress("done", 1);
+    return { result };
+  }
+  progress("decoding", 0.2);
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(file, {
+      colorSpaceConversion: "none",
+      premultiplyAlpha: "none",
+      imageOrientation: "from-image",
+    });
+  } catch (e) {
+    throw new HashError("UnsupportedMedia", MESSAGES.decode);
+  }
+  const { width, height } = bitmap;
+  if (width * height > MAX_PIXELS) {
+    bitmap.close();
+    throw new HashError("UnsupportedMedia", MESSAGES.tooLarge);
+  }
+  // willReadFrequently keeps the canvas in CPU memory (software raster), which is
+  // what makes getImageData reproducible.
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const pixels = ctx.getImageData(0, 0, width, height).data;
+  canvas.width = 1; // release the backing store early
+  progress("hashing", 0.4);
+  let pixelsSha256;
+  if (wantPixelDigest) pixelsSha256 = hex(await crypto.subtle.digest("SHA-256", pixels));
+  const ph = perceptualHashes(pixels, width, height);
+  const result = {
+    pdq: ph.pdq,
+    pdq_quality: ph.pdq_quality,
+    phash: ph.phash,
+    sha256,
+    width,
+    height,
+    pipeline: PIPELINE_VERSION,
+  };
+  progress("done", 1);
+  return { result, pixelsSha256 };
+}
+
+// Test hook (harmless): simulates a browser's anti-fingerprinting canvas noise by
+// flipping the low bit of some samples returned by getImageData in this worker.
+// It can only make hashes wrong, which selfTest() then detects and refuses.
+function installTestCanvasNoise() {
+  const proto = OffscreenCanvasRenderingContext2D.prototype;
+  if (proto.__disruptNoise) return;
+  const original = proto.getImageData;
+  proto.getImageData = function (...args) {
+    const img = original.apply(this, args);
+    const d = img.data;
+    for (let i = 0; i < d.length; i += 4 * 7) d[i] ^= 1;
+    return img;
+  };
+  proto.__disruptNoise = true;
+}
+
+// One file at a time: a 12 MP photo needs ~150 MB while it is being hashed.
+let queue = Promise.resolve();
+self.onmessage = (ev) => {
+  const msg = ev.data;
+  if (msg.op === "test-canvas-noise") {
+    installTestCanvasNoise();
+    return;
+  }
+  if (msg.op !== "hash") return;
+  queue = queue.then(async () => {
+    try {
+      const { result, pixelsSha256 } = await hashOne(msg.id, msg.file, msg.wantPixelDigest);
+      self.postMessage({ id: msg.id, type: "result", result, pixelsSha256 });
+    } catch (e) {
+      self.postMessage({
+        id: msg.id,
+        type: "error",
+        name: e && e.name === "UnsupportedMedia" ? "UnsupportedMedia" : "HashingError",
+        message: (e && e.message) || String(e),
+      });
+    }
+  });
+};

@@ -1,0 +1,1 @@
+document.getElementById("print-credentials")?.addEventListener("click", () => window.print());

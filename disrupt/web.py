@@ -1,0 +1,147 @@
+"""The configure steps of create_app and the Flask glue shared by the blueprints."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app, g, render_template, request
+from flask_login import LoginManager, current_user
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm import Session
+
+from disrupt import config as settings
+from disrupt.db import Database, utcnow
+from disrupt.security import DataCipher
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' blob: data:",
+    "worker-src 'self' blob:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def configure_settings(app: Flask, overrides: Mapping[str, Any]) -> None:
+    if "INSTANCE_PATH" in overrides:
+        app.instance_path = str(overrides["INSTANCE_PATH"])
+    elif os.environ.get("DISRUPT_INSTANCE_PATH"):
+        app.instance_path = os.environ["DISRUPT_INSTANCE_PATH"]
+    app.config.update({name: default for name, (default, _) in settings.SETTINGS.items()})
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(settings.from_environment())
+    app.config.update(overrides)
+    settings.finish(app.config, Path(app.instance_path))
+    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=idle,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_REFRESH_EACH_REQUEST=True,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+
+
+def configure_database(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    app.extensions["disrupt.db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["disrupt.cipher"] = DataCipher(app.config["DATA_KEY"])
+
+    @app.teardown_appcontext
+    def _close_session(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def configure_security(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> Any:
+        from disrupt.accounts.models import User
+
+        user = db_session().get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    @app.after_request
+    def _headers(response):  # type: ignore[no-untyped-def]
+        response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+
+def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    from disrupt.accounts.views import bp as accounts_bp
+    from disrupt.cases.views import bp as cases_bp
+    from disrupt.dashboard.views import bp as dashboard_bp
+    from disrupt.victims.views import bp as victims_bp
+
+    for blueprint in (victims_bp, accounts_bp, cases_bp, dashboard_bp):
+        app.register_blueprint(blueprint)
+
+
+def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
+        return render_template("errors/error.html", code=400,
+                               message="This form has expired. Please go back and try again: "
+                                       "what you typed is still on the previous page."), 400
+
+    for code, message in ((403, "You do not have access to this page."),
+                          (404, "This page does not exist."),
+                          (429, "Too many attempts. Please wait a few minutes and try again.")):
+        def handler(error: Exception, code: int = code, message: str = message):  # type: ignore[no-untyped-def]
+            return render_template("errors/error.html", code=code, message=message), code
+
+        app.register_error_handler(code, handler)
+
+
+def database() -> Database:
+    return current_app.extensions["disrupt.db"]
+
+
+def cipher() -> DataCipher:
+    return current_app.extensions["disrupt.cipher"]
+
+
+def db_session() -> Session:
+    """The request's session; the view commits."""
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    return g.db_session
+
+
+def now() -> datetime:
+    return utcnow()
+
+
+def audit(action: str, record: Any = None, **detail: Any) -> None:
+    """Record a caseworker action in the audit log, in the view's transaction."""
+    from disrupt.accounts.services import record_audit
+
+    actor = current_user if current_user.is_authenticated else None
+    record_audit(db_session(), action=action, now=now(), actor=actor, record=record,
+                 remote_addr=request.remote_addr, **detail)

@@ -1,0 +1,36 @@
+"""`disrupt worker`: one APScheduler process per worker machine. The work itself is claimed
+from the database, so several workers never do the same thing twice."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from disrupt.db import Database, utcnow
+from disrupt.monitoring.jobs import run_due_checks
+from disrupt.platforms.jobs import send_queued_notices
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingScheduler:
+    scheduler = BlockingScheduler(timezone="UTC")
+    tick = float(config["WORKER_TICK_SECONDS"])
+    common = dict(trigger="interval", seconds=tick, coalesce=True, max_instances=1,
+                  replace_existing=True, next_run_time=utcnow())
+    scheduler.add_job(run_due_checks, id="check-due-urls", args=(db, config),
+                      kwargs={"worker": worker, "now": utcnow}, **common)
+    scheduler.add_job(send_queued_notices, id="send-queued-notices", args=(db, config),
+                      kwargs={"worker": worker, "now": utcnow}, **common)
+    return scheduler
+
+
+def run_worker(db: Database, config: Any, *, worker: str) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
+    log.info("worker %s started", worker)
+    scheduler = build_scheduler(db, config, worker=worker)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        log.info("worker %s stopped", worker)
