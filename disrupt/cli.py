@@ -216,11 +216,12 @@ def stats(as_json: bool, since: str | None, until: str | None,
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--instance", default="instance-demo", show_default=True,
               type=click.Path(file_okay=False), help="Folder for the demo's database and mail")
-def demo(port: int, instance: str) -> None:
+@click.option("--duration", type=click.FloatRange(min=1), help="Stop after this many seconds")
+def demo(port: int, instance: str, duration: float | None) -> None:
     """Run everything on this machine with simulated platforms (SQLite, fresh each time)."""
     from disrupt.demo.runner import run_demo
 
-    run_demo(port=port, instance=Path(instance).resolve())
+    run_demo(port=port, instance=Path(instance).resolve(), duration=duration)
 
 
 def main(argv: list[str] | None = None) -> None:

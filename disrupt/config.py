@@ -42,7 +42,6 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "REMOVAL_CONFIRM_SECONDS": (3600, "A removal counts after a second removal verdict this long "
                                       "after the first"),
     "USER_AGENT": ("DISRUPT-checker/0.1 (+takedown verification)", "User-Agent of URL checks"),
-    "DEFAULT_DEADLINE_HOURS": (48, "Notice deadline when a platform sets none"),
     "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker or victim session ends"),
 }
 

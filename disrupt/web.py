@@ -40,7 +40,7 @@ def configure_settings(app: Flask, overrides: Mapping[str, Any]) -> None:
     elif os.environ.get("DISRUPT_INSTANCE_PATH"):
         app.instance_path = os.environ["DISRUPT_INSTANCE_PATH"]
     app.config.update({name: default for name, (default, _) in settings.SETTINGS.items()})
-    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
     app.config.update(settings.from_environment())
     app.config.update(overrides)
     settings.finish(app.config, Path(app.instance_path))

@@ -275,6 +275,11 @@ def normalize_url(raw: str) -> str:
     if text.startswith(("//", "\\\\")):
         text = "https:" + text
     elif m is None or _looks_like_host(text):
+        if re.match(r"^[^/\s@:]+@[^/\s@]+\.[^/\s@]+$", text):
+            raise InvalidURL(
+                "This looks like an e-mail address, not a web address. Please enter the "
+                "address of the page, starting with https://."
+            )
         if not _looks_like_host(text):
             raise InvalidURL(
                 "This does not look like a web address: it should start with https:// "

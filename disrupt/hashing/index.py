@@ -20,6 +20,7 @@ scans the main segment instead; both paths give the same answer.
 Memory at 1M hashes: 32 MB of hashes, 64 MB of postings, 4 MB of offsets, 4-8 MB of
 ids and 1 MB of tombstones.
 """
+
 from __future__ import annotations
 
 import operator
@@ -161,9 +162,8 @@ class _Segment:
     def __init__(self, words: np.ndarray, ids: np.ndarray) -> None:
         n = len(ids)
         self.words = np.ascontiguousarray(words, dtype=np.uint64).reshape(n, N_WORDS)
-        id_dtype = np.int32 if n == 0 or (ids[0] >= _INT32.min and ids[-1] <= _INT32.max) else (
-            np.int64
-        )
+        fits_int32 = n == 0 or (ids[0] >= _INT32.min and ids[-1] <= _INT32.max)  # ids sorted
+        id_dtype = np.int32 if fits_int32 else np.int64
         self.ids = ids.astype(id_dtype)
         row_dtype = np.int32 if n < _INT32.max // 2 else np.int64
         off_dtype = np.int32 if N_CHUNKS * n < _INT32.max else np.int64
@@ -187,18 +187,28 @@ class _Segment:
 
     def row_of(self, item_id: int) -> int:
         """Row of ``item_id``, or -1."""
-        row = int(np.searchsorted(self.ids, item_id))
-        if row < len(self.ids) and int(self.ids[row]) == item_id:
+        ids = self.ids
+        info = np.iinfo(ids.dtype)
+        if not info.min <= item_id <= info.max:
+            return -1
+        # A scalar of the array's own type: otherwise numpy casts the whole array.
+        row = int(np.searchsorted(ids, ids.dtype.type(item_id)))
+        if row < len(ids) and int(ids[row]) == item_id:
             return row
         return -1
 
     def rows_of(self, item_ids: np.ndarray) -> np.ndarray:
-        """Rows of ``item_ids``, -1 where absent."""
-        if len(self.ids) == 0:
-            return np.full(len(item_ids), -1, dtype=np.int64)
-        rows = np.searchsorted(self.ids, item_ids)
-        clipped = np.minimum(rows, len(self.ids) - 1)
-        return np.where(self.ids[clipped] == item_ids, clipped, -1)
+        """Rows of the int64 ``item_ids``, -1 where absent."""
+        ids = self.ids
+        rows = np.full(len(item_ids), -1, dtype=np.int64)
+        if len(ids) == 0:
+            return rows
+        info = np.iinfo(ids.dtype)
+        fits = (item_ids >= info.min) & (item_ids <= info.max)
+        wanted = item_ids[fits].astype(ids.dtype)
+        found = np.minimum(np.searchsorted(ids, wanted), len(ids) - 1)
+        rows[fits] = np.where(ids[found] == wanted, found, -1)
+        return rows
 
     def candidates(
         self, query: np.ndarray, max_distance: int, scan_fraction: int = SCAN_FRACTION

@@ -9,6 +9,7 @@ Records are duck-typed: anything with the attributes (or mapping keys) ``id``, `
 passed directly. For many known hashes, narrow them first with
 :class:`disrupt.hashing.index.PDQIndex` and pass only the candidates here.
 """
+
 from __future__ import annotations
 
 import re

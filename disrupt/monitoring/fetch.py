@@ -251,6 +251,8 @@ def _follow(
                 _fail(result, "timeout", f"no complete answer within {timeout:g}s")
             elif _tls_error(exc):
                 _fail(result, "tls", str(exc))
+            elif isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in str(exc):
+                _fail(result, "connection", str(exc))  # closed without answering
             elif isinstance(exc, httpx.ProtocolError | zlib.error):
                 _fail(result, "protocol", str(exc) or type(exc).__name__)
             else:

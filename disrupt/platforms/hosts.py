@@ -13,6 +13,7 @@ registered as "github.io" is the suffix operator, not every user page.
 from __future__ import annotations
 
 import ipaddress
+import re
 from functools import lru_cache
 
 import idna
@@ -25,19 +26,30 @@ def _psl() -> publicsuffix2.PublicSuffixList:
     return publicsuffix2.PublicSuffixList(publicsuffix2.PSL_FILE, idna=True)
 
 
-def _canonical_host(host: str) -> str:
-    """Lower-case, strip brackets and one trailing dot, IDN labels to punycode."""
+_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
+
+def _canonical_host(host: str) -> str | None:
+    """Lower-case, strip brackets and one trailing dot, IDN labels to punycode.
+
+    "" for an empty host, None for something that is neither a host name nor an
+    IP literal.
+    """
     h = host.strip()
     if h.startswith("[") and h.endswith("]"):
         h = h[1:-1]
     if h.endswith(".") and not h.endswith(".."):
         h = h[:-1]
     h = h.lower()
+    if not h or _ip_literal(h) is not None:
+        return h
     if not h.isascii():
         try:
             h = idna.encode(h, uts46=True, transitional=False).decode("ascii")
-        except idna.IDNAError as exc:
-            raise ValueError(f"invalid international host name {host!r}: {exc}") from None
+        except (idna.IDNAError, UnicodeError):
+            return None
+    if len(h) > 253 or not all(_LABEL.match(label) for label in h.split(".")):
+        return None
     return h
 
 
@@ -59,12 +71,12 @@ def public_suffix(host: str) -> str | None:
 def registrable_domain(host: str) -> str | None:
     """The registrable domain ("eTLD+1") of ``host``.
 
-    None for IP literals, empty hosts and hosts that are themselves a public
-    suffix ("co.uk", "github.io"). Unknown TLDs follow the list's default rule
+    None for IP literals, empty or malformed hosts, and hosts that are
+    themselves a public suffix ("co.uk", "github.io"). Unknown TLDs follow the list's default rule
     ("*"), so "printer.corp.internal" gives "corp.internal".
     """
     h = _canonical_host(host)
-    if not h or _ip_literal(h) is not None or ".." in h:
+    if not h or _ip_literal(h) is not None:
         return None
     suffix = _psl().get_tld(h, wildcard=True)
     if suffix is None or h == suffix:
@@ -79,7 +91,7 @@ def domain_candidates(host: str) -> list[str]:
     "cdn.img.example.co.uk" → ["cdn.img.example.co.uk", "img.example.co.uk",
     "example.co.uk"]. Never a bare public suffix, except when ``host`` is one
     ("github.io" → ["github.io"]). An IP literal gives [ip] (canonical form);
-    an empty host gives [].
+    an empty or malformed host gives [].
     """
     h = _canonical_host(host)
     if not h:

@@ -114,11 +114,11 @@ def hamming_hex(a: str, b: str) -> int:
 
 
 def _png16(path: Path, arr: np.ndarray) -> None:
-    """Write a 16-bit PNG (grey if 2-D, RGB if HxWx3) with zlib; Pillow cannot
+    """Write a 16-bit PNG (grey if 2-D, RGB / RGBA if HxWx3 / HxWx4) with zlib; Pillow cannot
     write 16-bit RGB."""
     arr = np.asarray(arr, dtype=">u2")
     h, w = arr.shape[:2]
-    colour = 0 if arr.ndim == 2 else 2
+    colour = {1: 0, 3: 2, 4: 6}[1 if arr.ndim == 2 else arr.shape[2]]
     raw = b"".join(b"\x00" + arr[y].tobytes() for y in range(h))
 
     def chunk(tag: bytes, data: bytes) -> bytes:
@@ -232,6 +232,10 @@ def make_corpus(out: Path, with_12mp: bool = True) -> dict[str, Path]:
     base = Image.fromarray(_photo_like(160, 100, 12))
     for o in range(1, 9):
         save(f"exif-{o}.jpg", base, quality=90, exif=_exif_with_orientation(o))
+    save("exif-6.png", base, exif=_exif_with_orientation(6))
+    for o in range(1, 9):  # Chromium ignores WebP orientation: hashing.js applies it
+        kw = {"lossless": True} if o % 2 else {"quality": 90}
+        save(f"exif-{o}.webp", base, exif=_exif_with_orientation(o), **kw)
     # embedded ICC profile (ignored on both sides: colorSpaceConversion "none")
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     save("icc-srgb.jpg", photo, quality=90, icc_profile=icc)
@@ -244,16 +248,25 @@ def make_corpus(out: Path, with_12mp: bool = True) -> dict[str, Path]:
     grad[:, :, 3] = (np.arange(200)[None, :] * 255 // 199).astype(np.uint8)
     save("alpha-gradient.png", Image.fromarray(grad, "RGBA"))
     save("alpha-gradient.webp", Image.fromarray(grad, "RGBA"), lossless=True)
+    pairs = np.zeros((256, 256, 4), np.uint8)  # every (colour, alpha) pair
+    pairs[:, :, 0] = np.arange(256)[None, :]
+    pairs[:, :, 1] = 255 - np.arange(256)[None, :]
+    pairs[:, :, 2] = np.arange(256)[None, :] ^ np.arange(256)[:, None]
+    pairs[:, :, 3] = np.arange(256)[:, None]
+    save("alpha-all-pairs.png", Image.fromarray(pairs, "RGBA"))
     la = Image.fromarray(grad, "RGBA").convert("LA")
     save("alpha-grey-la.png", la)
     # 16 bits per sample
-    g16 = (_photo_like(180, 120, 14)[:, :, 0].astype(np.uint32) * 257 + 77).clip(0, 65535)
+    low = np.random.RandomState(17).randint(0, 256, (120, 180, 4)).astype(np.uint32)
+    g16 = _photo_like(180, 120, 14)[:, :, 0].astype(np.uint32) * 256 + low[:, :, 0]
     _png16(out / "grey16.png", g16)
     files["grey16.png"] = out / "grey16.png"
-    c16 = _photo_like(180, 120, 15).astype(np.uint32) * 257
-    c16[:, :, 1] = (c16[:, :, 1] + 130).clip(0, 65535)
+    c16 = _photo_like(180, 120, 15).astype(np.uint32) * 256 + low[:, :, :3]
     _png16(out / "rgb16.png", c16)
     files["rgb16.png"] = out / "rgb16.png"
+    a16 = (np.arange(180)[None, :, None] * 65535 // 179).repeat(120, 0).astype(np.uint32)
+    _png16(out / "rgba16.png", np.concatenate([c16, a16], -1))
+    files["rgba16.png"] = out / "rgba16.png"
     # CMYK JPEG (colour conversion differs between libjpeg/Pillow and Chromium)
     save("cmyk.jpg", photo.convert("CMYK"), quality=90)
     # 12 MP photo

@@ -1,4 +1,5 @@
 """PDQIndex must return exactly what a brute-force scan returns."""
+
 from __future__ import annotations
 
 import os
@@ -175,8 +176,10 @@ def test_skewed_buckets_fall_back_and_stay_exact() -> None:
     """Many near-copies share chunks: the probes would gather most of the index."""
     rng = np.random.default_rng(7)
     centre = _random_hexes(rng, 1)[0]
-    items = {i: _flip(centre, rng.choice(256, size=int(rng.integers(20, 60)), replace=False))
-             for i in range(3000)}
+    items = {
+        i: _flip(centre, rng.choice(256, size=int(rng.integers(20, 60)), replace=False))
+        for i in range(3000)
+    }
     index = PDQIndex(items.items())
     index.compact()
     for d in (10, 31, 45):
@@ -264,6 +267,22 @@ def test_ids_beyond_int32_and_uppercase_hex() -> None:
     index.compact()
     assert index.query(hexes[0]) == [(-7, 0), (2**40, 0)]
     assert index.remove(2**40) and index.query(hexes[0].upper()) == [(-7, 0)]
+
+
+def test_ids_beyond_int32_join_an_int32_index() -> None:
+    rng = np.random.default_rng(6)
+    hexes = _random_hexes(rng, 2000)
+    index = PDQIndex(enumerate(hexes))
+    index.compact()
+    assert index._main.ids.dtype == np.int32
+    assert 2**40 not in index and not index.remove(2**40)
+    index.add(2**40, hexes[0])
+    index.add_many([(-(2**40), hexes[0]), (1, hexes[0])])
+    assert index.query(hexes[0]) == [(-(2**40), 0), (0, 0), (1, 0), (2**40, 0)]
+    index.compact()
+    assert index._main.ids.dtype == np.int64
+    assert index.remove(2**40) and index.remove(1)
+    assert index.query(hexes[0]) == [(-(2**40), 0), (0, 0)]
 
 
 def test_empty_index_and_validation() -> None:

@@ -8,6 +8,7 @@
 import { PIPELINE_VERSION, sniffKind } from "./media.js";
 import { md5 } from "./md5.js";
 import { perceptualHashes } from "./hash-core.js";
+import { PROBE_WEBP_BASE64, orientRgba, webpOrientation } from "./orientation.js";
 
 function hex(buffer) {
   const b = new Uint8Array(buffer);
@@ -35,6 +36,41 @@ const MESSAGES = {
 };
 const MAX_PIXELS = 200000000;
 
+const DECODE_OPTIONS = {
+  colorSpaceConversion: "none",
+  premultiplyAlpha: "none",
+  imageOrientation: "from-image",
+};
+
+function readPixels(bitmap) {
+  const { width, height } = bitmap;
+  // willReadFrequently keeps the canvas in CPU memory (software raster), which is
+  // what makes getImageData reproducible.
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
+  ctx.drawImage(bitmap, 0, 0);
+  const data = ctx.getImageData(0, 0, width, height).data;
+  canvas.width = 1; // release the backing store early
+  return data;
+}
+
+// Does this browser apply EXIF orientation to WebP itself? (Chromium 156: no.)
+let webpProbe = null;
+function browserOrientsWebp() {
+  if (!webpProbe) {
+    webpProbe = (async () => {
+      const bin = atob(PROBE_WEBP_BASE64);
+      const bytes = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+      const bmp = await createImageBitmap(new Blob([bytes], { type: "image/webp" }), DECODE_OPTIONS);
+      const px = readPixels(bmp);
+      bmp.close();
+      return px[0] < px[2]; // left pixel blue: rotated by the browser
+    })();
+  }
+  return webpProbe;
+}
+
 async function hashOne(id, file, wantPixelDigest) {
   const progress = (stage, fraction) => self.postMessage({ id, type: "progress", stage, fraction });
   progress("reading", 0);
@@ -54,27 +90,23 @@ async function hashOne(id, file, wantPixelDigest) {
   progress("decoding", 0.2);
   let bitmap;
   try {
-    bitmap = await createImageBitmap(file, {
-      colorSpaceConversion: "none",
-      premultiplyAlpha: "none",
-      imageOrientation: "from-image",
-    });
+    bitmap = await createImageBitmap(file, DECODE_OPTIONS);
   } catch (e) {
     throw new HashError("UnsupportedMedia", MESSAGES.decode);
   }
-  const { width, height } = bitmap;
+  let { width, height } = bitmap;
   if (width * height > MAX_PIXELS) {
     bitmap.close();
     throw new HashError("UnsupportedMedia", MESSAGES.tooLarge);
   }
-  // willReadFrequently keeps the canvas in CPU memory (software raster), which is
-  // what makes getImageData reproducible.
-  const canvas = new OffscreenCanvas(width, height);
-  const ctx = canvas.getContext("2d", { willReadFrequently: true, alpha: true });
-  ctx.drawImage(bitmap, 0, 0);
+  let pixels = readPixels(bitmap);
   bitmap.close();
-  const pixels = ctx.getImageData(0, 0, width, height).data;
-  canvas.width = 1; // release the backing store early
+  if (kind === "webp") {
+    const o = webpOrientation(new Uint8Array(buf));
+    if (o !== 1 && !(await browserOrientsWebp())) {
+      ({ data: pixels, width, height } = orientRgba(pixels, width, height, o));
+    }
+  }
   progress("hashing", 0.4);
   let pixelsSha256;
   if (wantPixelDigest) pixelsSha256 = hex(await crypto.subtle.digest("SHA-256", pixels));
