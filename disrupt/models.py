@@ -1,6 +1,6 @@
 """Import every feature's models so the metadata (and Alembic) sees all tables."""
 from disrupt.accounts.models import AuditEvent, User
-from disrupt.cases.models import Case, MediaHash, Note, Referral, ReportedURL
+from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest
 
@@ -8,6 +8,7 @@ __all__ = [
     "AuditEvent",
     "Case",
     "MediaHash",
+    "Message",
     "Note",
     "Platform",
     "PlatformDomain",

@@ -42,6 +42,8 @@ class Case(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    erased_at: Mapped[datetime | None]
 
     urls: Mapped[list[ReportedURL]] = relationship(
         back_populates="case", order_by="ReportedURL.id", cascade="all, delete-orphan"
@@ -69,8 +71,12 @@ class MediaHash(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     md5: Mapped[str | None] = mapped_column(String(32))
     pipeline: Mapped[str] = mapped_column(String(120))
-    status: Mapped[str] = mapped_column(String(12), default="active")
+    status: Mapped[str] = mapped_column(String(12), default="active")  # active/withdrawn/deleted
     label: Mapped[str | None] = mapped_column(String(80))
+    # Minors' hashes and weak hashes leave only on a caseworker's decision.
+    sharing_approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    sharing_approved_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
     case: Mapped[Case] = relationship(back_populates="hashes")
@@ -119,6 +125,20 @@ class Note(Base):
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     body_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class Message(Base):
+    """A message between the victim and the caseworkers, shown on the victim's status page."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    direction: Mapped[str] = mapped_column(String(12))  # to_victim / from_victim
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
 
 
 class Referral(Base):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import string
+import urllib.parse
 
 import idna
 
@@ -143,15 +144,12 @@ def _remove_dot_segments(path: str) -> str:
     return "/" + "/".join(output)
 
 
-def _unquote_host(host: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        return chr(int(m.group(1), 16))
-
-    raw = re.sub(r"%([0-9A-Fa-f]{2})", repl, host)
+def _unquote(text: str) -> str | None:
+    """Percent-decode as UTF-8; None when the decoded bytes are not UTF-8."""
     try:
-        return raw.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return raw
+        return urllib.parse.unquote_to_bytes(text).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _to_alabel(label: str, error: InvalidURL) -> str:
@@ -197,7 +195,9 @@ def _normalise_host(host: str) -> str:
         except ValueError:
             raise bad_host from None
         return f"[{ip.compressed}]"
-    text = _unquote_host(host)
+    text = _unquote(host)
+    if text is None:
+        raise bad_host
     if any(c.isspace() or c in "%/\\?#@[]<>^|" or ord(c) < 0x20 for c in text):
         raise bad_host
     try:
@@ -232,7 +232,7 @@ def _normalise_host(host: str) -> str:
 
 
 def _is_tracking(name: str, host: str) -> bool:
-    key = _unquote_host(name).lower()
+    key = (_unquote(name) or name).lower()
     if key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES):
         return True
     bare = host.strip("[]")

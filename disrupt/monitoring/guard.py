@@ -44,6 +44,7 @@ REASONS = frozenset(
         "non_http_scheme",
         "bad_port",
         "bad_host",
+        "bad_url",
         "unresolvable",
         "loopback",
         "private_address",

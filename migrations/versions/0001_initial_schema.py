@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 16:11:15.542748
+Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
@@ -77,6 +77,8 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_cases_assignee_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
     sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
@@ -105,14 +107,33 @@ def upgrade() -> None:
     sa.Column('pipeline', sa.String(length=120), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('label', sa.String(length=80), nullable=True),
+    sa.Column('sharing_approved_by_id', sa.Integer(), nullable=True),
+    sa.Column('sharing_approved_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('status_changed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_media_hashes_case_id_cases'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['sharing_approved_by_id'], ['users.id'], name=op.f('fk_media_hashes_sharing_approved_by_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_media_hashes'))
     )
     with op.batch_alter_table('media_hashes', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_media_hashes_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_media_hashes_pdq'), ['pdq'], unique=False)
         batch_op.create_index(batch_op.f('ix_media_hashes_sha256'), ['sha256'], unique=False)
+
+    op.create_table('messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('direction', sa.String(length=12), nullable=False),
+    sa.Column('author_id', sa.Integer(), nullable=True),
+    sa.Column('body_encrypted', sa.LargeBinary(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['author_id'], ['users.id'], name=op.f('fk_messages_author_id_users')),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_messages_case_id_cases'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_messages'))
+    )
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_messages_case_id'), ['case_id'], unique=False)
 
     op.create_table('notes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -270,6 +291,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_notes_case_id'))
 
     op.drop_table('notes')
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_messages_case_id'))
+
+    op.drop_table('messages')
     with op.batch_alter_table('media_hashes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_media_hashes_sha256'))
         batch_op.drop_index(batch_op.f('ix_media_hashes_pdq'))

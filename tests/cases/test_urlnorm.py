@@ -153,6 +153,8 @@ REFUSED = [
     ("https://1.2.3.4.5/", "site name"),
     ("https://256.1.1.1/", "site name"),
     ("https://0x1g.1/", "site name"),
+    ("https://ex%FFample.com/", "site name"),
+    ("https://ex%2Fample.com/", "site name"),
     ("https://[::1/", "site name"),
     ("https://[fe80::1%25eth0]/", "site name"),
     ("https://[::1]x/", "site name"),
