@@ -20,7 +20,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "ORGANISATION_EMAIL": ("notices@disrupt.invalid", "Notifier e-mail, the From of notices"),
     "TRUSTED_FLAGGER": (False, "The organisation is a DSA art. 22 trusted flagger"),
     "MAIL_TRANSPORT": ("outbox", "outbox (write .eml files to OUTBOX_DIR) or smtp"),
-    "OUTBOX_DIR": (None, "Folder for outgoing mail with MAIL_TRANSPORT=outbox; default instance/outbox"),
+    "OUTBOX_DIR": (None, "Folder for outgoing mail with MAIL_TRANSPORT=outbox; "
+                         "default instance/outbox"),
     "SMTP_HOST": ("127.0.0.1", "SMTP server"),
     "SMTP_PORT": (25, "SMTP port"),
     "SMTP_USERNAME": ("", "SMTP login, empty for none"),

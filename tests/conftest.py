@@ -104,7 +104,7 @@ def _truncate_postgres(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then the PostgreSQL server."""
     if request.param == "sqlite":
         from disrupt.migrate import upgrade
@@ -119,7 +119,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
+def sqlite_url(tmp_path) -> str:
     from disrupt.migrate import upgrade
 
     url = f"sqlite:///{tmp_path / 'disrupt.sqlite3'}"
@@ -127,7 +127,7 @@ def sqlite_url(tmp_path) -> str:  # type: ignore[no-untyped-def]
     return url
 
 
-def make_test_app(database_url: str, tmp_path, **overrides: object):  # type: ignore[no-untyped-def]
+def make_test_app(database_url: str, tmp_path, **overrides: object):
     from disrupt import create_app
 
     config = {
@@ -143,17 +143,17 @@ def make_test_app(database_url: str, tmp_path, **overrides: object):  # type: ig
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path):  # type: ignore[no-untyped-def]
+def app(database_url: str, tmp_path):
     app = make_test_app(database_url, tmp_path)
     yield app
     app.extensions["disrupt.db"].dispose()
 
 
 @pytest.fixture
-def db(app):  # type: ignore[no-untyped-def]
+def db(app):
     return app.extensions["disrupt.db"]
 
 
 @pytest.fixture
-def client(app):  # type: ignore[no-untyped-def]
+def client(app):
     return app.test_client()

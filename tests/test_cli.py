@@ -9,7 +9,9 @@ import sys
 import pytest
 
 
-def run(*args: str, env: dict[str, str] | None = None, tmp_path=None) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
+def run(
+    *args: str, env: dict[str, str] | None = None, tmp_path=None
+) -> subprocess.CompletedProcess:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DISRUPT_")}
     if tmp_path is not None:
         full_env["DISRUPT_INSTANCE_PATH"] = str(tmp_path / "instance")
@@ -27,14 +29,14 @@ def run(*args: str, env: dict[str, str] | None = None, tmp_path=None) -> subproc
     (("create-user", "--email", "a@b.org", "--role", "boss", "--password", "x" * 12), 2,
      "'boss' is not one of"),
 ])
-def test_usage_errors_are_one_line(args, code, message, tmp_path):  # type: ignore[no-untyped-def]
+def test_usage_errors_are_one_line(args, code, message, tmp_path):
     result = run(*args, tmp_path=tmp_path)
     assert result.returncode == code
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("disrupt: ") and message in lines[0], lines
 
 
-def test_init_create_user_and_failures(tmp_path):  # type: ignore[no-untyped-def]
+def test_init_create_user_and_failures(tmp_path):
     result = run("init", "--admin-email", "admin@example.org", "--admin-password",
                  "a long enough password", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -51,7 +53,7 @@ def test_init_create_user_and_failures(tmp_path):  # type: ignore[no-untyped-def
     assert ok.returncode == 0 and "caseworker cw@example.org created" in ok.stdout
 
 
-def test_stats_json_on_empty_database_and_unknown_platform(tmp_path):  # type: ignore[no-untyped-def]
+def test_stats_json_on_empty_database_and_unknown_platform(tmp_path):
     assert run("init", "--no-admin", tmp_path=tmp_path).returncode == 0
     result = run("stats", "--json", tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -62,13 +64,13 @@ def test_stats_json_on_empty_database_and_unknown_platform(tmp_path):  # type: i
     assert missing.stderr.strip() == "disrupt: no platform named 'Nowhere'"
 
 
-def test_bad_setting_is_one_line(tmp_path):  # type: ignore[no-untyped-def]
+def test_bad_setting_is_one_line(tmp_path):
     result = run("stats", "--json", env={"DISRUPT_CHECK_TIMEOUT": "soon"}, tmp_path=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip() == "disrupt: DISRUPT_CHECK_TIMEOUT='soon' is not a valid float"
 
 
-def test_hash_missing_file_and_unsupported_file(tmp_path):  # type: ignore[no-untyped-def]
+def test_hash_missing_file_and_unsupported_file(tmp_path):
     missing = run("hash", str(tmp_path / "nope.jpg"), "--json", tmp_path=tmp_path)
     assert missing.returncode == 1 and missing.stderr.strip().endswith("nope.jpg: no such file")
     text_file = tmp_path / "notes.txt"
@@ -78,7 +80,7 @@ def test_hash_missing_file_and_unsupported_file(tmp_path):  # type: ignore[no-un
     assert unsupported.stdout == ""
 
 
-def test_hash_prints_one_json_object_per_file(tmp_path):  # type: ignore[no-untyped-def]
+def test_hash_prints_one_json_object_per_file(tmp_path):
     from PIL import Image
 
     paths = []
@@ -97,7 +99,7 @@ def test_hash_prints_one_json_object_per_file(tmp_path):  # type: ignore[no-unty
     assert (objects[0]["width"], objects[0]["height"]) == (40, 30)
 
 
-def test_check_url_json(tmp_path):  # type: ignore[no-untyped-def]
+def test_check_url_json(tmp_path):
     from disrupt.demo.simulator import SimulatedPlatform
 
     platform = SimulatedPlatform("Local").start()

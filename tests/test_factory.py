@@ -10,7 +10,7 @@ from disrupt import create_app
 from disrupt.config import SETTINGS, from_environment
 
 
-def test_defaults_live_in_the_instance_folder(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def test_defaults_live_in_the_instance_folder(tmp_path, monkeypatch):
     for name in SETTINGS:
         monkeypatch.delenv(f"DISRUPT_{name}", raising=False)
     instance = tmp_path / "instance"
@@ -28,14 +28,14 @@ def test_defaults_live_in_the_instance_folder(tmp_path, monkeypatch):  # type: i
     assert again.config["DATA_KEY"] == app.config["DATA_KEY"]
 
 
-def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):  # type: ignore[no-untyped-def]
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     with app.extensions["disrupt.db"].engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
 
-def test_instance_config_then_environment_then_mapping(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def test_instance_config_then_environment_then_mapping(tmp_path, monkeypatch):
     instance = tmp_path / "instance"
     instance.mkdir()
     (instance / "config.py").write_text(
@@ -51,18 +51,18 @@ def test_instance_config_then_environment_then_mapping(tmp_path, monkeypatch):  
     assert app.config["SMTP_PORT"] == 2626
 
 
-def test_bad_environment_value_is_named():  # type: ignore[no-untyped-def]
+def test_bad_environment_value_is_named():
     with pytest.raises(ValueError, match="DISRUPT_SMTP_PORT='twenty-five' is not a valid int"):
         from_environment({"DISRUPT_SMTP_PORT": "twenty-five"})
 
 
-def test_database_url_switches_to_postgresql(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+def test_database_url_switches_to_postgresql(tmp_path, monkeypatch):
     monkeypatch.setenv("DISRUPT_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1/test")
     app = create_app({"INSTANCE_PATH": str(tmp_path)})
     assert app.extensions["disrupt.db"].engine.dialect.name == "postgresql"
 
 
-def test_every_setting_is_in_the_readme():  # type: ignore[no-untyped-def]
+def test_every_setting_is_in_the_readme():
     from pathlib import Path
 
     readme = (Path(__file__).parents[1] / "README.md").read_text()
@@ -70,7 +70,7 @@ def test_every_setting_is_in_the_readme():  # type: ignore[no-untyped-def]
     assert not missing, f"README settings table lacks {missing}"
 
 
-def test_pages_carry_security_headers_and_no_third_party_url(client):  # type: ignore[no-untyped-def]
+def test_pages_carry_security_headers_and_no_third_party_url(client):
     for path in ("/", "/case/new", "/case/follow", "/console/login"):
         response = client.get(path)
         assert response.status_code == 200

@@ -35,7 +35,7 @@ def _jpeg(seed: int) -> bytes:
 
 
 @pytest.fixture
-def platforms():  # type: ignore[no-untyped-def]
+def platforms():
     mailbox = NoticeMailbox().start()
     picshare = SimulatedPlatform("PicShare", ip="127.0.0.2", takedown_after=0).start()
     cliphub = SimulatedPlatform("ClipHub", ip="127.0.0.3", takedown_after=0).start()
@@ -48,7 +48,7 @@ def platforms():  # type: ignore[no-untyped-def]
     mailbox.stop()
 
 
-def test_case_to_takedown_percentage(database_url, tmp_path, platforms):  # type: ignore[no-untyped-def]
+def test_case_to_takedown_percentage(database_url, tmp_path, platforms):
     mailbox, picshare, cliphub, slowtube = platforms
     app = make_test_app(database_url, tmp_path, MAIL_TRANSPORT="smtp", SMTP_PORT=mailbox.port)
     db = app.extensions["disrupt.db"]
@@ -80,7 +80,8 @@ def test_case_to_takedown_percentage(database_url, tmp_path, platforms):  # type
 
     worker = "test-worker"
     start = utcnow()
-    assert run_due_checks(db, app.config, worker=worker, now=lambda: start + timedelta(seconds=1)) == 3
+    first = start + timedelta(seconds=1)
+    assert run_due_checks(db, app.config, worker=worker, now=lambda: first) == 3
 
     # The caseworker sends one removal request per platform.
     console = app.test_client()

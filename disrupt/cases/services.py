@@ -9,13 +9,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import PRIORITY_MINOR, PRIORITY_NORMAL, Case, MediaHash, ReportedURL
+from disrupt.cases.models import (
+    PRIORITY_MINOR,
+    PRIORITY_NORMAL,
+    Case,
+    MediaHash,
+    Message,
+    ReportedURL,
+)
 from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_url
 from disrupt.platforms.services import platform_for_host
+from disrupt.security import DataCipher
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 MAX_HASHES_PER_CASE = 200
 MAX_LABEL = 80
+MAX_MESSAGE = 5000
 
 
 class HashShapeError(ValueError):
@@ -75,7 +84,9 @@ def parse_submitted_hash(raw: Any) -> SubmittedHash:
     )
 
 
-def add_media_hash(session: Session, case: Case, submitted: SubmittedHash, now: datetime) -> MediaHash:
+def add_media_hash(
+    session: Session, case: Case, submitted: SubmittedHash, now: datetime
+) -> MediaHash:
     media = MediaHash(
         case=case,
         kind=submitted.kind,
@@ -145,7 +156,35 @@ __all__ = [
     "SubmittedHash",
     "add_media_hash",
     "add_reported_url",
+    "case_messages",
     "case_queue",
+    "post_message",
     "parse_submitted_hash",
     "priority_for",
 ]
+
+
+def post_message(
+    session: Session, case: Case, *, direction: str, body: str, cipher: DataCipher,
+    now: datetime, author_id: int | None = None,
+) -> Message:
+    """A message between the victim (from_victim) and the caseworkers (to_victim); the text
+    is encrypted at rest."""
+    if direction not in ("to_victim", "from_victim"):
+        raise ValueError(f"unknown message direction {direction!r}")
+    text = body.strip()
+    if not text:
+        raise ValueError("The message is empty.")
+    if len(text) > MAX_MESSAGE:
+        raise ValueError(f"Please keep the message under {MAX_MESSAGE} characters.")
+    message = Message(case_id=case.id, direction=direction, author_id=author_id,
+                      body_encrypted=cipher.encrypt(text), created_at=now)
+    session.add(message)
+    case.updated_at = now
+    return message
+
+
+def case_messages(session: Session, case: Case, cipher: DataCipher) -> list[tuple[Message, str]]:
+    rows = session.scalars(select(Message).where(Message.case_id == case.id)
+                           .order_by(Message.created_at, Message.id))
+    return [(m, cipher.decrypt(m.body_encrypted) or "") for m in rows]

@@ -71,7 +71,8 @@ def _render_case(case: Case, url_form: AddURLForm | None = None, status: int = 2
         form = RemovalRequestForm(prefix=f"p{urls[0].platform_id}")
         form.url_ids.choices = [(u.id, u.url) for u in urls]
         form.legal_basis.data = form.legal_basis.data or urls[0].platform.default_legal_basis
-        form.language.data = form.language.data or (case.language if case.language in ("en", "fr") else "en")
+        default_language = case.language if case.language in ("en", "fr") else "en"
+        form.language.data = form.language.data or default_language
         request_forms.append((urls[0].platform, form))
     return render_template(
         "cases/case.html", case=case, checks=checks, requests=requests,

@@ -35,7 +35,8 @@ def demo_image(seed: int) -> bytes:
     top, bottom = [rng.randrange(256) for _ in range(3)], [rng.randrange(256) for _ in range(3)]
     for y in range(240):
         t = y / 239
-        draw.line([(0, y), (319, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.line([(0, y), (319, y)],
+                  fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
     for _ in range(12):
         x, y = rng.randrange(300), rng.randrange(220)
         w, h = rng.randrange(20, 120), rng.randrange(20, 120)
@@ -99,7 +100,7 @@ def seed_demo(
         if not send:
             continue
         case.assignee_id = caseworker.id
-        for name, platform in registry.items():
+        for platform in registry.values():
             on_platform = [u for u in case.urls if u.platform_id == platform.id]
             if on_platform:
                 queue_removal_request(

@@ -114,12 +114,12 @@ class _BodyDecoder:
 
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding.strip().lower()
+        self._first = self.encoding == "deflate"
         self._z: Any = None
         if self.encoding in ("gzip", "x-gzip"):
             self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
         elif self.encoding == "deflate":
             self._z = zlib.decompressobj()
-            self._first = True
 
     def decode(self, data: bytes, room: int) -> tuple[bytes, bool]:
         """At most ``room`` + 1 bytes of output; True when more output is pending."""
@@ -128,7 +128,7 @@ class _BodyDecoder:
         try:
             out = self._z.decompress(data, room + 1)
         except zlib.error:
-            if self.encoding == "deflate" and getattr(self, "_first", False):
+            if self._first:
                 self._z = zlib.decompressobj(-zlib.MAX_WBITS)  # raw deflate, no zlib header
                 self._first = False
                 return self.decode(data, room)

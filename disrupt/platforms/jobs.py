@@ -32,8 +32,7 @@ def send_queued_notices(
             request = session.get(RemovalRequest, request_id)
             if request is None or request.lease_owner != worker:
                 continue
-            request.urls  # load what delivery needs before the session closes
-            request.platform
+            _ = request.urls, request.platform  # loaded before the session closes
         error: str | None = None
         try:
             deliver(request, config)  # outside any transaction: SQLite stays writable

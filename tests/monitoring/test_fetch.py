@@ -11,6 +11,7 @@ import ssl
 import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -120,6 +121,11 @@ def _to(h: _Handler, query: str) -> None:
     h._redirect(parse_qs(query)["url"][0])
 
 
+def _raw_deflate(data: bytes) -> bytes:
+    z = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return z.compress(data) + z.flush()
+
+
 def _gzip_bomb(h: _Handler, _q: str) -> None:
     h._send(200, gzip.compress(b"\0" * 20_000_000), {"Content-Encoding": "gzip"})
 
@@ -138,6 +144,10 @@ ROUTES: dict[str, Callable[[_Handler, str], None]] = {
     "/gzip": lambda h, q: h._send(200, gzip.compress(b"compressed page"),
                                   {"Content-Encoding": "gzip"}),
     "/gzip-bomb": _gzip_bomb,
+    "/deflate": lambda h, q: h._send(200, zlib.compress(b"zlib deflate"),
+                                     {"Content-Encoding": "deflate"}),
+    "/raw-deflate": lambda h, q: h._send(200, _raw_deflate(b"raw deflate"),
+                                         {"Content-Encoding": "deflate"}),
     "/exact": lambda h, q: h._send(200, b"a" * 1000),
     "/slow": _slow_body,
     "/slow-headers": _slow_headers,
@@ -241,6 +251,11 @@ def test_gzip_body_is_decoded(server: _Server) -> None:
     r = get(f"{server.base}/gzip")
     assert r.body == b"compressed page" and r.headers["content-encoding"] == "gzip"
     assert server.seen[-1][1]["Accept-Encoding"] == "identity"
+
+
+def test_deflate_bodies_are_decoded(server: _Server) -> None:
+    assert get(f"{server.base}/deflate").body == b"zlib deflate"
+    assert get(f"{server.base}/raw-deflate").body == b"raw deflate"
 
 
 def test_gzip_bomb_is_capped(server: _Server) -> None:
