@@ -24,6 +24,7 @@ The result dict has exactly the keys ``pdq``, ``pdq_quality``, ``phash``,
 ``sha256``, ``width``, ``height`` and ``pipeline``.  Use :func:`weakness` to learn
 whether a perceptual hash is too weak to be matched on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -48,6 +49,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 __all__ = [
     "HEIF_SUPPORTED",
     "IMAGE_KEYS",
+    "MAX_PIXELS",
     "MIN_QUALITY",
     "MIN_SIDE",
     "PIPELINE_VERSION",
@@ -73,12 +75,11 @@ MIN_SIDE = 5
 IMAGE_KEYS = frozenset({"pdq", "pdq_quality", "phash", "sha256", "width", "height", "pipeline"})
 VIDEO_KEYS = frozenset({"kind", "sha256", "md5", "pipeline"})
 
-_IMAGE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF"} | (
-    {"HEIF"} if HEIF_SUPPORTED else set()
-)
+_IMAGE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF"} | ({"HEIF"} if HEIF_SUPPORTED else set())
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
 _AVIF_BRANDS = {b"avif", b"avis"}
-_MAX_PIXELS = 200_000_000
+#: Largest image accepted (both sides): Pillow's decompression-bomb error limit.
+MAX_PIXELS = 2 * 89_478_485  # 178,956,970 = 2 * Image.MAX_IMAGE_PIXELS (Pillow default)
 
 
 class UnsupportedMedia(ValueError):
@@ -129,8 +130,9 @@ def to_rgb8(im: Image.Image) -> Image.Image:
     has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info
     if not has_alpha:
         return im if mode == "RGB" else im.convert("RGB")
-    if mode == "RGBa":
-        im = im.convert("RGBA")
+    if mode in ("RGBa", "La"):  # premultiplied modes (never produced by a decoder)
+        im = im.convert(mode.upper())
+        mode = im.mode
     rgba = np.asarray(im if mode == "RGBA" else im.convert("RGBA"), dtype=np.uint32)
     a = rgba[:, :, 3:4]
     out = (rgba[:, :, :3] * a + 127) // 255 + (255 - a)
@@ -139,6 +141,9 @@ def to_rgb8(im: Image.Image) -> Image.Image:
 
 def _pdq_hex(bits: np.ndarray) -> str:
     return np.packbits(np.asarray(bits, dtype=np.uint8)).tobytes().hex()
+
+
+_TOO_LARGE = "This image is too large to process (over 178 megapixels)."
 
 
 def _open_image(data: bytes) -> Image.Image:
@@ -153,18 +158,18 @@ def _open_image(data: bytes) -> Image.Image:
         raise UnsupportedMedia()
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
             if im.format not in _IMAGE_FORMATS:
                 raise UnsupportedMedia()
-            if im.width * im.height > _MAX_PIXELS:
-                raise UnsupportedMedia("This image is too large to process (over 200 megapixels).")
+            if im.width * im.height > MAX_PIXELS:
+                raise UnsupportedMedia(_TOO_LARGE)
             im.seek(0)
             im.load()
     except UnsupportedMedia:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise UnsupportedMedia("This image is too large to process.") from exc
+    except Image.DecompressionBombError as exc:
+        raise UnsupportedMedia(_TOO_LARGE) from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure means "can't read"
         raise UnsupportedMedia(
             "We could not read this image: the file may be damaged or incomplete."

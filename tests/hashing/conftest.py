@@ -2,6 +2,7 @@
 
 The Playwright ``browser`` fixture comes from tests/conftest.py.
 """
+
 from __future__ import annotations
 
 import glob

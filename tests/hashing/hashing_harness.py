@@ -6,6 +6,7 @@
   ``File`` objects from an ``<input type=file>`` (Playwright ``set_input_files``);
 * :func:`make_corpus` - the generated parity corpus (docs/hashing.md).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -221,6 +222,12 @@ def make_corpus(out: Path, with_12mp: bool = True) -> dict[str, Path]:
     p = out / "animated.gif"
     photo.quantize(128).save(p, save_all=True, append_images=[frame2], duration=100, loop=0)
     files["animated.gif"] = p
+    p = out / "animated.webp"
+    photo.save(p, save_all=True, append_images=[frame2.convert("RGB")], duration=100, quality=80)
+    files["animated.webp"] = p
+    p = out / "animated.png"  # APNG: the default image is the first frame
+    photo.save(p, save_all=True, append_images=[frame2.convert("RGB")], duration=100)
+    files["animated.png"] = p
     pal = photo.quantize(32)
     arr = np.asarray(pal).copy()
     arr[50:150, 100:250] = 31

@@ -2,6 +2,7 @@
 
 See docs/hashing.md. Run: .venv/bin/pytest tests/hashing -q
 """
+
 from __future__ import annotations
 
 import base64
@@ -9,7 +10,9 @@ import csv
 import hashlib
 import io
 
+import imagehash
 import numpy as np
+import pdqhash
 import pytest
 from hashing_harness import (
     INEXACT,
@@ -20,8 +23,6 @@ from hashing_harness import (
 )
 from PIL import Image, ImageOps
 
-import imagehash
-import pdqhash
 from disrupt.hashing.pipeline import (
     IMAGE_KEYS,
     PIPELINE_VERSION,
@@ -59,9 +60,7 @@ def test_reference_images_bit_exact(parity_results):
 
 def test_generated_corpus_bit_exact(parity_results, corpus):
     names = set(corpus)
-    exact = _mismatches(
-        parity_results, only=lambda p: p.name in names and p.name not in INEXACT
-    )
+    exact = _mismatches(parity_results, only=lambda p: p.name in names and p.name not in INEXACT)
     assert not exact, "\n".join(exact)
     for name, (pdq_bound, phash_bound) in INEXACT.items():  # documented exceptions
         server, browser = parity_results[corpus[name]]
@@ -79,7 +78,8 @@ def test_results_have_exact_key_sets(parity_results):
 
 
 def test_meta_expected_pdq_csv(parity_results):
-    rows = list(csv.DictReader(open(PDQ_REFERENCE / "expected-pdq.csv")))
+    with open(PDQ_REFERENCE / "expected-pdq.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
     checked = 0
     for row in rows:
         path = (PDQ_REFERENCE / row["FilePath"]).resolve()
@@ -165,24 +165,42 @@ def test_alpha_and_16bit_rule_pixel_exact(hash_page, corpus):
 def test_core_arithmetic_on_raw_pixels(hash_page):
     """hash-core.js on raw RGBA (no decoder) equals imagehash/pdqhash, many sizes."""
     rs = np.random.RandomState(1234)
-    sizes = [(5, 5), (7, 13), (31, 33), (33, 31), (32, 32), (64, 64), (63, 65), (100, 37),
-             (37, 100), (300, 20), (20, 300), (1000, 10), (10, 1000), (129, 257), (777, 333)]
+    sizes = [
+        (5, 5),
+        (7, 13),
+        (31, 33),
+        (33, 31),
+        (32, 32),
+        (64, 64),
+        (63, 65),
+        (100, 37),
+        (37, 100),
+        (300, 20),
+        (20, 300),
+        (1000, 10),
+        (10, 1000),
+        (129, 257),
+        (777, 333),
+    ]
     cases, expected = [], []
     for i, (w, h) in enumerate(sizes):
         if i % 2:
             rgb = rs.randint(0, 256, (h, w, 3)).astype(np.uint8)
         else:
             y, x = np.mgrid[0:h, 0:w]
-            rgb = np.stack([x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1),
-                            (x * y) % 256], -1).astype(np.uint8)
+            rgb = np.stack(
+                [x * 255 // max(w - 1, 1), y * 255 // max(h - 1, 1), (x * y) % 256], -1
+            ).astype(np.uint8)
         rgba = np.concatenate([rgb, np.full((h, w, 1), 255, np.uint8)], -1)
         cases.append([w, h, base64.b64encode(rgba.tobytes()).decode()])
         bits, q = pdqhash.compute(rgb)
-        expected.append({
-            "pdq": np.packbits(bits.astype(np.uint8)).tobytes().hex(),
-            "pdq_quality": int(q),
-            "phash": str(imagehash.phash(Image.fromarray(rgb))),
-        })
+        expected.append(
+            {
+                "pdq": np.packbits(bits.astype(np.uint8)).tobytes().hex(),
+                "pdq_quality": int(q),
+                "phash": str(imagehash.phash(Image.fromarray(rgb))),
+            }
+        )
     got = hash_page.evaluate(
         """async (cases) => {
         const core = await import('/static/js/hashing/hash-core.js');
@@ -242,8 +260,9 @@ def test_browser_unsupported_and_video(hash_page, tmp_path):
     heic = tmp_path / "photo.heic"
     heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + b"\x00" * 64)
     video = tmp_path / "clip.mp4"
-    video.write_bytes(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" +
-                      bytes(range(256)) * 300)
+    video.write_bytes(
+        b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + bytes(range(256)) * 300
+    )
     webm = tmp_path / "clip.webm"
     webm.write_bytes(b"\x1a\x45\xdf\xa3" + b"\x9f\x42\x86\x81\x01webm" + b"\x01" * 5000)
     out = browser_hash(hash_page, [text, broken, heic, video, webm])

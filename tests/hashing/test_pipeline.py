@@ -1,16 +1,17 @@
 """Server-side pipeline (disrupt/hashing/pipeline.py), no browser."""
+
 from __future__ import annotations
 
 import hashlib
 import importlib.metadata
 import io
 
+import imagehash
 import numpy as np
+import pdqhash
 import pytest
 from PIL import Image
 
-import imagehash
-import pdqhash
 from disrupt.hashing.pipeline import (
     IMAGE_KEYS,
     PIPELINE_VERSION,
@@ -123,13 +124,17 @@ def test_sniff_kind():
 
 
 def test_alpha_rule_composites_over_white():
-    px = np.array([[[200, 100, 0, 0], [200, 100, 0, 255], [200, 100, 50, 128], [10, 20, 30, 1]]],
-                  np.uint8)
+    px = np.array(
+        [[[200, 100, 0, 0], [200, 100, 0, 255], [200, 100, 50, 128], [10, 20, 30, 1]]], np.uint8
+    )
     out = np.asarray(to_rgb8(Image.fromarray(px, "RGBA"))).astype(int)
     assert out[0, 0].tolist() == [255, 255, 255]
     assert out[0, 1].tolist() == [200, 100, 0]
-    assert out[0, 2].tolist() == [round(200 * 128 / 255) + 127, round(100 * 128 / 255) + 127,
-                                  round(50 * 128 / 255) + 127]
+    assert out[0, 2].tolist() == [
+        round(200 * 128 / 255) + 127,
+        round(100 * 128 / 255) + 127,
+        round(50 * 128 / 255) + 127,
+    ]
     assert out[0, 3].tolist() == [254, 254, 254]
 
 
@@ -170,3 +175,31 @@ def test_gif_first_frame():
     r = hash_image_bytes(buf.getvalue())
     first = hash_image_bytes(_png(a.quantize(64).convert("RGB")))
     assert r["pdq"] == first["pdq"] and r["phash"] == first["phash"]
+
+
+def test_selftest_constants_match_server():
+    """selftest-image.js is what make_selftest.py generates from the current pipeline."""
+    import make_selftest
+
+    assert make_selftest.OUT.read_text() == make_selftest.render()
+
+
+def test_js_pipeline_version_and_sniffing_table_match():
+    from pathlib import Path
+
+    js = (Path(__file__).resolve().parents[2] / "disrupt/static/js/hashing/media.js").read_text()
+    assert f'PIPELINE_VERSION = "{PIPELINE_VERSION}"' in js
+    for brand in ("heic", "heix", "hevc", "hevx", "heim", "heis", "mif1", "msf1", "avif", "avis"):
+        assert f'"{brand}"' in js
+
+
+def test_max_pixels_same_on_both_sides():
+    from pathlib import Path
+
+    from PIL import Image as PILImage
+
+    from disrupt.hashing.pipeline import MAX_PIXELS
+
+    assert MAX_PIXELS == 2 * PILImage.MAX_IMAGE_PIXELS
+    worker = Path(__file__).resolve().parents[2] / "disrupt/static/js/hashing/hash-worker.js"
+    assert f"const MAX_PIXELS = {MAX_PIXELS};" in worker.read_text()

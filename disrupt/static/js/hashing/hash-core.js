@@ -440,10 +440,33 @@ export function pdqFromRgb(rgb, width, height) {
   return pdqFromLuma(pdqLuma(rgb, width, height), height, width);
 }
 
+// Grey (Pillow "L") and PDQ luma of straight RGBA pixels in one pass, applying
+// the alpha rule of rgbaToRgb on the fly (no intermediate RGB copy).
+export function greyAndLumaFromRgba(rgba, width, height) {
+  const n = width * height;
+  const grey = new Uint8Array(n);
+  const luma = new Float32Array(n);
+  for (let i = 0, p = 0; i < n; i++, p += 4) {
+    let r = rgba[p];
+    let g = rgba[p + 1];
+    let b = rgba[p + 2];
+    const a = rgba[p + 3];
+    if (a !== 255) {
+      const w = 255 - a;
+      r = (((r * a + 127) / 255) | 0) + w;
+      g = (((g * a + 127) / 255) | 0) + w;
+      b = (((b * a + 127) / 255) | 0) + w;
+    }
+    grey[i] = (r * 19595 + g * 38470 + b * 7471 + 0x8000) >>> 16;
+    luma[i] = r * 0.299 + g * 0.587 + b * 0.114;
+  }
+  return { grey, luma };
+}
+
 // Both perceptual hashes of straight RGBA pixels (e.g. from getImageData).
 export function perceptualHashes(rgba, width, height) {
-  const rgb = rgbaToRgb(rgba, width, height);
-  const ph = phashFromRgb(rgb, width, height);
-  const pdq = pdqFromRgb(rgb, width, height);
+  const { grey, luma } = greyAndLumaFromRgba(rgba, width, height);
+  const ph = phashFromGrey32(resizeLanczosL(grey, width, height, 32, 32));
+  const pdq = pdqFromLuma(luma, height, width);
   return { pdq: pdq.hex, pdq_quality: pdq.quality, phash: ph };
 }

@@ -32,9 +32,9 @@ const MESSAGES = {
     "This is an HEIC/HEIF photo (the iPhone format), which this browser cannot read. Please " +
     "export it as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible) and try again.",
   decode: "We could not read this image: the file may be damaged or incomplete.",
-  tooLarge: "This image is too large to process (over 200 megapixels).",
+  tooLarge: "This image is too large to process (over 178 megapixels).",
 };
-const MAX_PIXELS = 200000000;
+const MAX_PIXELS = 178956970; // = pipeline.MAX_PIXELS (Pillow's decompression-bomb limit)
 
 const DECODE_OPTIONS = {
   colorSpaceConversion: "none",
