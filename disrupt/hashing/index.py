@@ -121,7 +121,9 @@ def _masks(radius: int) -> np.ndarray:
     for bit in range(CHUNK_BITS):
         weights += (values >> bit) & 1
     order = np.argsort(weights, kind="stable")
-    return order[weights[order] <= radius]
+    masks = order[weights[order] <= radius]
+    masks.setflags(write=False)
+    return masks
 
 
 @cache
@@ -303,8 +305,7 @@ class PDQIndex:
         self._d_ids = np.empty(16, dtype=np.int64)
         self._d_n = 0
         self._d_pos: dict[int, int] = {}
-        if pairs:
-            self.add_many(pairs)
+        self.add_many(pairs)
 
     # -- size and membership ------------------------------------------------------------
 
