@@ -1,0 +1,376 @@
+"""The hash exchange, StopNCII-compatible: one record per (signal type, hash) aggregated over
+cases, paginated by modification time. Takes a session and `now`; never commits."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from disrupt.cases.models import Case, MediaHash
+from disrupt.hashing.matching import PDQ_MIN_QUALITY, is_pdq_hex
+from disrupt.platforms.exchange.models import FEEDBACK_VALUES, APIClient, HashFeedback, PartnerHash
+from disrupt.platforms.models import Platform
+
+SIGNAL_TYPES = ("ImagePDQ", "VideoMD5")
+MAX_PAGE_SIZE = 1000
+# Records modified this close to "now" may still be joined by a transaction that commits
+# later with an earlier time: the checkpoint stays behind them (records are snapshots, so a
+# record seen twice is harmless; a record never seen is not).
+CHECKPOINT_MARGIN = timedelta(seconds=5)
+
+
+class ExchangeError(ValueError):
+    pass
+
+
+# -- API clients ------------------------------------------------------------------------------
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_api_client(
+    session: Session, *, platform: Platform, name: str, now: datetime,
+    created_by_id: int | None = None,
+) -> tuple[APIClient, str]:
+    """A new client; returns it with its function key, which is shown once."""
+    secret = secrets.token_urlsafe(32)
+    client = APIClient(
+        platform=platform, name=name.strip() or platform.name,
+        subscription_key=f"dsr-{secrets.token_hex(12)}", secret_sha256=_digest(secret),
+        created_by_id=created_by_id, created_at=now,
+    )
+    session.add(client)
+    session.flush()
+    return client, secret
+
+
+def authenticate_client(
+    session: Session, subscription_key: str | None, function_key: str | None, now: datetime
+) -> APIClient | None:
+    if not subscription_key or not function_key:
+        return None
+    client = session.scalar(select(APIClient).where(APIClient.subscription_key == subscription_key))
+    digest = _digest(function_key)
+    if client is None:
+        hmac.compare_digest(digest, digest)
+        return None
+    if not hmac.compare_digest(client.secret_sha256, digest) or client.revoked_at is not None:
+        return None
+    client.last_used_at = now
+    return client
+
+
+def revoke_api_client(client: APIClient, now: datetime) -> None:
+    client.revoked_at = client.revoked_at or now
+
+
+# -- which hashes are shared ------------------------------------------------------------------
+
+def _shareable():  # type: ignore[no-untyped-def]
+    """A case's hash is shared when the victim consented, a minor's hash only after a
+    caseworker's decision, and a weak PDQ only when a caseworker overrode the quality bar."""
+    approved = MediaHash.sharing_approved_at.is_not(None)
+    return and_(
+        Case.consent_hash_sharing.is_(True),
+        or_(Case.age_group != "minor", approved),
+        or_(MediaHash.kind != "image", MediaHash.pdq_quality >= PDQ_MIN_QUALITY, approved),
+    )
+
+
+def _row_status():  # type: ignore[no-untyped-def]
+    return case(
+        (and_(MediaHash.status == "active", Case.status.not_in(("withdrawn", "erased"))),
+         literal("Active")),
+        (or_(MediaHash.status == "deleted", Case.status == "erased"), literal("Deleted")),
+        else_=literal("Withdrawn"),
+    )
+
+
+def _latest(session: Session, *columns):  # type: ignore[no-untyped-def]
+    """Largest of several timestamps, NULLs ignored (GREATEST on PostgreSQL, max() on SQLite)."""
+    base = columns[0]
+    filled = [base] + [func.coalesce(c, base) for c in columns[1:]]
+    if session.get_bind().dialect.name == "postgresql":
+        return func.greatest(*filled)
+    return func.max(*filled)
+
+
+def _signal_rows(session: Session):  # type: ignore[no-untyped-def]
+    """(signal_type, hash_value, modified) for every shareable hash row and its feedback."""
+    modified = _latest(session, MediaHash.created_at, MediaHash.status_changed_at,
+                       MediaHash.sharing_approved_at, Case.withdrawn_at, Case.erased_at)
+    images = (
+        select(literal("ImagePDQ", String).label("signal_type"),
+               MediaHash.pdq.label("hash_value"), modified.label("modified"))
+        .join(Case, Case.id == MediaHash.case_id)
+        .where(MediaHash.kind == "image", MediaHash.pdq.is_not(None), _shareable())
+    )
+    videos = (
+        select(literal("VideoMD5", String).label("signal_type"),
+               MediaHash.md5.label("hash_value"), modified.label("modified"))
+        .join(Case, Case.id == MediaHash.case_id)
+        .where(MediaHash.kind == "video", MediaHash.md5.is_not(None), _shareable())
+    )
+    shared = union_all(images, videos).subquery()
+    feedback = (
+        select(shared.c.signal_type, HashFeedback.hash_value,
+               HashFeedback.created_at.label("modified"))
+        .join(shared, shared.c.hash_value == HashFeedback.hash_value)
+    )
+    return union_all(select(shared), feedback).subquery()
+
+
+# -- FetchHashes --------------------------------------------------------------------------------
+
+def _encode_token(modified: datetime, signal_type: str, hash_value: str) -> str:
+    raw = json.dumps([modified.isoformat(), signal_type, hash_value]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> tuple[datetime, str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        modified, signal_type, hash_value = json.loads(raw)
+        return datetime.fromisoformat(modified), str(signal_type), str(hash_value)
+    except (ValueError, TypeError) as exc:
+        raise ExchangeError("nextPageToken is not valid") from exc
+
+
+def opaque_case_number(secret_key: str, platform_id: int, case_id: int) -> str:
+    """A case identifier that means nothing outside one platform, and differs per platform."""
+    mac = hmac.new(secret_key.encode(), f"exchange:{platform_id}:{case_id}".encode(),
+                   hashlib.sha256)
+    return mac.hexdigest()[:20]
+
+
+def _to_ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def fetch_hash_records(
+    session: Session, *, client: APIClient, start_timestamp: int, page_size: int,
+    page_token: str | None, secret_key: str, now: datetime,
+) -> dict[str, Any]:
+    """One page of FetchHashes. Records are ordered by (last modification, signal type, hash);
+    a record that changes while a client pages moves behind the cursor and comes again, so
+    nothing is skipped."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ExchangeError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
+    start = datetime.fromtimestamp(max(start_timestamp, 0), UTC)
+    rows = _signal_rows(session)
+    grouped = (
+        select(rows.c.signal_type, rows.c.hash_value, func.max(rows.c.modified).label("modified"))
+        .group_by(rows.c.signal_type, rows.c.hash_value)
+        .subquery()
+    )
+    query = select(grouped).where(grouped.c.modified >= start)
+    if page_token:
+        after, after_type, after_hash = _decode_token(page_token)
+        query = query.where(or_(
+            grouped.c.modified > after,
+            and_(grouped.c.modified == after, grouped.c.signal_type > after_type),
+            and_(grouped.c.modified == after, grouped.c.signal_type == after_type,
+                 grouped.c.hash_value > after_hash),
+        ))
+    page = session.execute(
+        query.order_by(grouped.c.modified, grouped.c.signal_type, grouped.c.hash_value)
+        .limit(page_size + 1)
+    ).all()
+    has_more = len(page) > page_size
+    page = page[:page_size]
+    records = _records(session, client, [(r.signal_type, r.hash_value, r.modified) for r in page],
+                       secret_key)
+    last = page[-1] if page else None
+    horizon = now - CHECKPOINT_MARGIN
+    if has_more and last is not None:
+        checkpoint = max(start, min(last.modified, horizon))
+    else:
+        # The listing is complete up to now: what changes next is modified after the horizon.
+        checkpoint = max(start, horizon)
+    return {
+        "count": len(records),
+        "nextPageToken": _encode_token(last.modified, last.signal_type, last.hash_value)
+        if has_more and last is not None else None,
+        "nextSetTimestamp": _to_ts(checkpoint),
+        "hasMoreRecords": has_more,
+        "hashRecords": records,
+    }
+
+
+def _records(
+    session: Session, client: APIClient, keys: list[tuple[str, str, datetime]], secret_key: str
+) -> list[dict[str, Any]]:
+    if not keys:
+        return []
+    pdqs = [h for t, h, _ in keys if t == "ImagePDQ"]
+    md5s = [h for t, h, _ in keys if t == "VideoMD5"]
+    cases_by_key: dict[tuple[str, str], dict[str, str]] = defaultdict(dict)
+    status = _row_status().label("status")
+    for signal_type, column, values in (("ImagePDQ", MediaHash.pdq, pdqs),
+                                        ("VideoMD5", MediaHash.md5, md5s)):
+        if not values:
+            continue
+        for value, case_id, row_status in session.execute(
+            select(column, MediaHash.case_id, status)
+            .join(Case, Case.id == MediaHash.case_id)
+            .where(column.in_(values), _shareable())
+        ):
+            number = opaque_case_number(secret_key, client.platform_id, case_id)
+            previous = cases_by_key[(signal_type, value)].get(number)
+            if previous != "Active":
+                cases_by_key[(signal_type, value)][number] = row_status
+    feedback = latest_feedback(session, [h for _, h, _ in keys])
+    records = []
+    for signal_type, value, modified in keys:
+        case_numbers = cases_by_key[(signal_type, value)]
+        statuses = set(case_numbers.values())
+        aggregate = ("Active" if "Active" in statuses else
+                     "Withdrawn" if "Withdrawn" in statuses else "Deleted")
+        records.append({
+            "lastModtimestamp": _to_ts(modified),
+            "signalType": signal_type,
+            "hashValue": value,
+            "hashStatus": aggregate,
+            "caseNumbers": case_numbers,
+            "CSPFeedbacks": [
+                {"feedbackValue": f.value, "tags": list(f.tags or []), "source": f.platform.name}
+                for f in feedback.get(value, [])
+            ],
+        })
+    return records
+
+
+# -- feedback and submitted hashes ----------------------------------------------------------
+
+def latest_feedback(session: Session, hash_values: list[str]) -> dict[str, list[HashFeedback]]:
+    """The newest feedback of each platform for each hash value."""
+    if not hash_values:
+        return {}
+    newest: dict[tuple[str, int], HashFeedback] = {}
+    for item in session.scalars(
+        select(HashFeedback).where(HashFeedback.hash_value.in_(hash_values))
+        .order_by(HashFeedback.created_at, HashFeedback.id)
+    ):
+        newest[(item.hash_value, item.platform_id)] = item
+    result: dict[str, list[HashFeedback]] = defaultdict(list)
+    for (value, _), item in sorted(newest.items(), key=lambda kv: kv[1].platform.name):
+        result[value].append(item)
+    return dict(result)
+
+
+def _feedback_value(raw: Any) -> str:
+    value = str(raw or "")
+    if value.startswith("StopNCIICSPFeedbackValue."):
+        value = value.split(".", 1)[1]
+    if value == "None_":
+        value = "None"
+    if value not in FEEDBACK_VALUES:
+        raise ExchangeError(f"unknown feedbackValue {raw!r}")
+    return value
+
+
+def _signal_type(raw: Any) -> str:
+    value = str(raw or "")
+    if value.startswith("StopNCIISignalType."):
+        value = value.split(".", 1)[1]
+    if value not in SIGNAL_TYPES:
+        raise ExchangeError(f"unsupported signalType {raw!r}")
+    return value
+
+
+def _tags(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(t, str) and len(t) <= 100 for t in raw):
+        raise ExchangeError("tags must be a list of short strings")
+    return sorted(set(raw))[:20]
+
+
+def _known_hashes(session: Session, values: list[str]) -> set[str]:
+    found = set(session.scalars(select(MediaHash.pdq).where(MediaHash.pdq.in_(values))))
+    found |= set(session.scalars(select(MediaHash.md5).where(MediaHash.md5.in_(values))))
+    return found
+
+
+def submit_feedback(
+    session: Session, *, client: APIClient, payload: Any, now: datetime
+) -> dict[str, Any]:
+    """SubmitFeedback: {"count", "hashFeedbacks": [{"hashValue", "feedbackValue", "tags"}]}."""
+    items = payload.get("hashFeedbacks") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or len(items) > MAX_PAGE_SIZE:
+        raise ExchangeError(f"hashFeedbacks must be a list of at most {MAX_PAGE_SIZE} items")
+    parsed = []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("hashValue"), str):
+            raise ExchangeError("each feedback needs a hashValue")
+        parsed.append((item["hashValue"].lower(), _feedback_value(item.get("feedbackValue")),
+                       _tags(item.get("tags"))))
+    known = _known_hashes(session, [value for value, _, _ in parsed])
+    unknown = sorted({value for value, _, _ in parsed if value not in known})
+    for value, feedback, tags in parsed:
+        if value in known:
+            session.add(HashFeedback(
+                signal_type="ImagePDQ" if is_pdq_hex(value) else "VideoMD5", hash_value=value,
+                platform_id=client.platform_id, api_client_id=client.id, value=feedback,
+                tags=tags, created_at=now))
+    return {"count": len(parsed) - len([v for v, _, _ in parsed if v in unknown]),
+            "unknownHashValues": unknown}
+
+
+def submit_hashes(
+    session: Session, *, client: APIClient, payload: Any, now: datetime
+) -> dict[str, Any]:
+    """SubmitHashes: a platform's own hashes, kept for review (never shared automatically)."""
+    items = payload.get("hashRecords") if isinstance(payload, dict) else None
+    if not isinstance(items, list) or len(items) > MAX_PAGE_SIZE:
+        raise ExchangeError(f"hashRecords must be a list of at most {MAX_PAGE_SIZE} items")
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("hashValue"), str):
+            raise ExchangeError("each record needs a hashValue")
+        signal_type = _signal_type(item.get("signalType"))
+        value = item["hashValue"].lower()
+        if signal_type == "ImagePDQ" and not is_pdq_hex(value):
+            raise ExchangeError(f"{value!r} is not a PDQ hash")
+        feedbacks = item.get("CSPFeedbacks") or [{}]
+        first = feedbacks[0] if isinstance(feedbacks, list) and feedbacks else {}
+        session.add(PartnerHash(
+            platform_id=client.platform_id, signal_type=signal_type, hash_value=value,
+            feedback_value=_feedback_value(first.get("feedbackValue")) if first else None,
+            tags=_tags(first.get("tags")) if first else [], created_at=now))
+    return {"count": len(items)}
+
+
+# -- plain exports ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportRow:
+    signal_type: str
+    hash_value: str
+    status: str
+    last_modified: int
+
+
+def export_rows(session: Session, *, client: APIClient, secret_key: str,
+                now: datetime) -> list[ExportRow]:
+    """Every shared hash with its aggregate status, for platforms without HMA."""
+    rows: list[ExportRow] = []
+    token = None
+    while True:
+        page = fetch_hash_records(session, client=client, start_timestamp=0,
+                                  page_size=MAX_PAGE_SIZE, page_token=token,
+                                  secret_key=secret_key, now=now)
+        rows.extend(ExportRow(r["signalType"], r["hashValue"], r["hashStatus"],
+                              r["lastModtimestamp"]) for r in page["hashRecords"])
+        if not page["hasMoreRecords"]:
+            return rows
+        token = page["nextPageToken"]
