@@ -23,6 +23,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         web.configure_settings,
         web.configure_database,
         web.configure_security,
+        web.configure_i18n,
         web.configure_blueprints,
         web.configure_errors,
     ):

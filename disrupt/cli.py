@@ -5,7 +5,7 @@ import getpass
 import json
 import socket
 import sys
-from datetime import UTC, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -82,20 +82,83 @@ def init(admin_email: str | None, admin_name: str, admin_password: str | None,
 @click.option("--role", type=click.Choice(["caseworker", "supervisor", "admin"]),
               default="caseworker", show_default=True)
 @click.option("--password", help="Prompted if missing")
-def create_user_command(email: str, name: str, role: str, password: str | None) -> None:
+@click.option("--totp", "with_totp", is_flag=True,
+              help="Set up the second factor now and print its key and recovery codes "
+                   "(otherwise the user sets it up with a QR code at the first log in)")
+def create_user_command(email: str, name: str, role: str, password: str | None,
+                        with_totp: bool) -> None:
     """Create a caseworker, supervisor or admin account."""
-    from disrupt.accounts.services import AccountError, create_user
+    from disrupt.accounts.services import AccountError, create_user, enrol_totp
 
     app = _app()
     password = password or getpass.getpass("Password (12+ characters): ")
     with _db(app).session() as session:
         try:
-            create_user(session, email=email, name=name, password=password, role=role,
-                        now=utcnow())
+            user = create_user(session, email=email, name=name, password=password, role=role,
+                               now=utcnow())
         except AccountError as exc:
             raise CommandError(str(exc)) from exc
+        session.flush()
+        enrolment = enrol_totp(session, user, app.extensions["disrupt.cipher"], utcnow()) \
+            if with_totp else None
         session.commit()
-    click.echo(f"{role} {email} created")
+    click.echo(f"{role} {user.email} created")
+    if enrolment is not None:
+        from disrupt.accounts import totp
+
+        secret, codes = enrolment
+        click.echo(f"second factor key (add it to an authenticator app): "
+                   f"{totp.format_secret(secret)}")
+        issuer = app.config["ORGANISATION_NAME"]
+        click.echo(f"  {totp.provisioning_uri(secret, user.email, issuer)}")
+        click.echo("recovery codes (shown once): " + " ".join(codes))
+    else:
+        click.echo("the second factor is set up with a QR code at the first log in")
+
+
+def _user_by_email(session: Any, email: str) -> Any:
+    from sqlalchemy import select
+
+    from disrupt.accounts.models import User
+
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise CommandError(f"no user with e-mail {email}")
+    return user
+
+
+@cli.command("totp-code")
+@click.argument("email")
+def totp_code_command(email: str) -> None:
+    """Print the user's current second-factor code (demo and operations: needs the
+    instance's data key, like the server)."""
+    from disrupt.accounts.services import AccountError, current_totp_code
+
+    app = _app()
+    with _db(app).session() as session:
+        user = _user_by_email(session, email)
+        try:
+            click.echo(current_totp_code(user, app.extensions["disrupt.cipher"], utcnow()))
+        except AccountError as exc:
+            raise CommandError(str(exc)) from exc
+
+
+@cli.command("reset-2fa")
+@click.argument("email")
+def reset_2fa_command(email: str) -> None:
+    """Remove a user's second factor and recovery codes (lost phone); they set it up again
+    at the next log in. Also unlocks the account."""
+    from disrupt.accounts.services import record_audit, reset_totp, unlock
+
+    app = _app()
+    with _db(app).session() as session:
+        user = _user_by_email(session, email)
+        reset_totp(session, user)
+        unlock(user)
+        record_audit(session, action="reset_second_factor", now=utcnow(), record=user,
+                     actor_kind="cli")
+        session.commit()
+    click.echo(f"second factor of {user.email} removed; set up again at the next log in")
 
 
 @cli.command()
@@ -130,13 +193,67 @@ def run_checks() -> None:
 
 
 @cli.command("send-notices")
-def send_notices() -> None:
-    """Send the queued notices that are due, once."""
-    from disrupt.platforms.jobs import send_queued_notices
+@click.option("--worker", "name", help="Worker name (default host:pid); a worker restarted "
+              "under the same name takes back the notices it had claimed")
+def send_notices(name: str | None) -> None:
+    """Send the queued notices that are due, once, and raise overdue requests."""
+    from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
 
     app = _app()
-    sent = send_queued_notices(_db(app), app.config, worker=worker_name(), now=utcnow)
-    click.echo(json.dumps({"notices_sent": sent}))
+    sent = send_queued_notices(_db(app), app.config, worker=name or worker_name(), now=utcnow)
+    overdue = raise_overdue_requests(_db(app), app.config, now=utcnow)
+    click.echo(json.dumps({"notices_sent": sent, "requests_raised_overdue": overdue}))
+
+
+@cli.group()
+def platforms() -> None:
+    """The platform registry as YAML."""
+
+
+@platforms.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output")
+def platforms_export(output: str | None) -> None:
+    """Print every platform as YAML (the format `platforms import` reads)."""
+    from disrupt.platforms.catalogue import export_platforms
+
+    app = _app()
+    with _db(app).session() as session:
+        text = export_platforms(session)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+    else:
+        click.echo(text, nl=False)
+
+
+@platforms.command("import")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--catalogue", is_flag=True,
+              help="Import the shipped catalogue of major platforms (names and domains)")
+def platforms_import(file: str | None, catalogue: bool) -> None:
+    """Create or update platforms by name from a YAML file (all or nothing)."""
+    from disrupt.accounts.services import record_audit
+    from disrupt.platforms.catalogue import import_catalogue, import_platforms
+    from disrupt.platforms.services import PlatformError
+
+    if bool(file) == catalogue:
+        raise click.UsageError("give a YAML file or --catalogue, not both")
+    text = None
+    if file:
+        path = Path(file)
+        if not path.is_file():
+            raise CommandError(f"{file}: no such file")
+        text = path.read_text(encoding="utf-8")
+    app = _app()
+    with _db(app).session(claim=True) as session:
+        try:
+            summary = import_catalogue(session) if catalogue else import_platforms(session, text)
+        except PlatformError as exc:
+            raise CommandError(f"nothing imported: {exc}") from exc
+        record_audit(session, action="import_platforms", now=utcnow(), actor_kind="cli",
+                     source="catalogue" if catalogue else "file", **summary.as_dict())
+        session.commit()
+    click.echo(json.dumps(summary.as_dict()))
 
 
 @cli.command("hash")
@@ -163,53 +280,98 @@ def hash_command(files: tuple[str, ...], as_json: bool) -> None:
 
 @cli.command("check-url")
 @click.argument("url")
+@click.option("--case", "reference", help="Compare media with this case's active hashes "
+              "(and apply the rules of the URL's platform)")
 @click.option("--json", "as_json", is_flag=True, required=True, help="Print one JSON object")
-def check_url_command(url: str, as_json: bool) -> None:
+def check_url_command(url: str, reference: str | None, as_json: bool) -> None:
     """Check one URL now and print the verdict with its evidence."""
     from disrupt.cases.urlnorm import InvalidURL, normalize_url
-    from disrupt.monitoring.checker import CheckSettings, check_url
+    from disrupt.monitoring.checker import Checker, CheckSettings, CheckTarget
 
     app = _app()
     try:
         normalized = normalize_url(url)
     except InvalidURL as exc:
         raise CommandError(f"{url}: {exc}") from exc
-    outcome = check_url(normalized, CheckSettings.from_config(app.config))
+    settings = CheckSettings.from_config(app.config)
+    if reference is None:
+        outcome = Checker(settings).check(CheckTarget(normalized))
+    else:
+        from disrupt.monitoring.services import DatabaseFingerprints, case_target
+
+        with _db(app).session() as session:
+            try:
+                target = case_target(session, normalized, reference)
+            except LookupError as exc:
+                raise CommandError(str(exc)) from exc
+        checker = Checker(settings, fingerprints=DatabaseFingerprints(_db(app)))
+        outcome = checker.check(target)
     click.echo(json.dumps({"url": normalized, **outcome.to_json()}, sort_keys=True))
 
 
-def _date(value: str | None) -> datetime | None:
+def _day(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        return date.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from exc
 
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, required=True, help="Print the figures as JSON")
-@click.option("--since", help="Requests sent on or after this date (YYYY-MM-DD)")
-@click.option("--until", help="Requests sent before this date (YYYY-MM-DD)")
+@click.option("--since", help="First request sent on or after this day (YYYY-MM-DD, UTC)")
+@click.option("--until", help="First request sent before this day (YYYY-MM-DD, UTC)")
 @click.option("--platform", "platform_name", help="Only this platform, by name")
+@click.option("--by", type=click.Choice(["week", "month", "year"]), default="month",
+              show_default=True, help="Period of the trend")
 def stats(as_json: bool, since: str | None, until: str | None,
-          platform_name: str | None) -> None:
-    """Print the takedown statistics."""
+          platform_name: str | None, by: str) -> None:
+    """Print the takedown statistics (the dashboard's figures)."""
     from sqlalchemy import select
 
+    from disrupt.dashboard.jobs import fold_changed_urls
     from disrupt.dashboard.services import takedown_statistics
     from disrupt.platforms.models import Platform
 
-    start, end = _date(since), _date(until)
+    start, end = _day(since), _day(until)
+    if start and end and start >= end:
+        raise CommandError("--until must come after --since")
     app = _app()
+    if app.config["STATS_FOLD_ON_VIEW"] > 0:
+        fold_changed_urls(_db(app), app.config, max_urls=int(app.config["STATS_FOLD_ON_VIEW"]))
     with _db(app).session() as session:
         platform_id = None
         if platform_name:
             platform_id = session.scalar(select(Platform.id).where(Platform.name == platform_name))
             if platform_id is None:
                 raise CommandError(f"no platform named {platform_name!r}")
-        figures = takedown_statistics(session, since=start, until=end, platform_id=platform_id)
+        figures = takedown_statistics(session, now=utcnow(), since=start, until=end,
+                                      platform_id=platform_id, by=by)
     click.echo(json.dumps(figures, sort_keys=True))
+
+
+@cli.command()
+@click.option("--year", type=click.IntRange(2000, 2100), required=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a printable HTML page")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to this file instead of standard output")
+def report(year: int, as_json: bool, output: str | None) -> None:
+    """The annual transparency report (no personal data): HTML to print, or JSON."""
+    from disrupt.dashboard.jobs import fold_changed_urls
+    from disrupt.dashboard.report import render_report_html, transparency_report
+
+    app = _app()
+    fold_changed_urls(_db(app), app.config)
+    with _db(app).session() as session:
+        figures = transparency_report(session, year=year, now=utcnow())
+    text = (json.dumps(figures, sort_keys=True) if as_json
+            else render_report_html(app, figures))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
 
 
 @cli.command()

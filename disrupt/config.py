@@ -30,12 +30,29 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "SMTP_SSL": (False, "Connect with implicit TLS (port 465)"),
     "SEND_MAX_ATTEMPTS": (8, "Attempts before a notice is marked failed (backoff doubles)"),
     "SEND_RETRY_SECONDS": (60, "First retry delay of a failed send"),
+    "SEND_TIMEOUT_SECONDS": (30.0, "Seconds one notice delivery (SMTP or platform API) may take "
+                                   "before it counts as failed and is retried"),
+    "ESCALATION_EMAIL": ("", "Address that also gets an e-mail when removal requests pass their "
+                             "deadline (they always show on the console); empty for none"),
+    "TEST_CRASH_AFTER_DELIVERY": (False, "Test hook: the notice job exits right after a delivery, "
+                                         "before recording it. Never set in production"),
     "ALLOW_LOOPBACK": (False, "Let the URL checker reach 127.0.0.0/8 (tests and demo only)"),
     "CHECK_TIMEOUT": (15.0, "Total seconds one URL check may take"),
     "CHECK_MAX_BYTES": (5_000_000, "Bytes read at most from one checked URL"),
     "CHECK_MAX_REDIRECTS": (5, "Redirects followed at most"),
-    "CHECK_BATCH_SIZE": (50, "URLs a worker claims per tick"),
-    "CHECK_CONCURRENCY": (16, "Checks a worker runs at once"),
+    "CHECK_MAX_MEDIA_BYTES": (10_000_000, "Bytes read at most from a page's main picture when "
+                                          "it is compared with the case's hashes"),
+    "CHECK_BATCH_SIZE": (50, "URLs a worker claims at a time (it claims more as checks finish)"),
+    "CHECK_CONCURRENCY": (16, "Checks a worker runs at once (threads)"),
+    "CHECK_DRAIN_SECONDS": (60.0, "A worker tick stops claiming new URLs after this long"),
+    "HOST_CONCURRENCY": (2, "Requests at once to one host, across all workers (a platform can "
+                            "override it)"),
+    "HOST_SPACING_SECONDS": (1.0, "Seconds between the starts of two requests to one host, "
+                                  "across all workers (a platform can override it)"),
+    "HOST_SLOT_LEASE_SECONDS": (60.0, "How long a worker's hold on a host slot lasts unless "
+                                      "renewed (a crashed worker's slots free up after it)"),
+    "SOFT404_PROBE_TTL_SECONDS": (86400.0, "How long a host's soft-404 fingerprint (the answer "
+                                           "to a random path) is reused"),
     "LEASE_SECONDS": (300, "How long a worker's claim on a URL lasts"),
     "WORKER_TICK_SECONDS": (5.0, "How often the worker looks for due work"),
     "TIME_SCALE": (1.0, "Multiplier on every schedule interval (the demo uses 1/3600: hours "
@@ -44,6 +61,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                       "after the first"),
     "USER_AGENT": ("DISRUPT-checker/0.1 (+takedown verification)", "User-Agent of URL checks"),
     "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker or victim session ends"),
+    "VICTIM_IDLE_MINUTES": (15, "Idle minutes before a victim's case page closes itself"),
+    "VICTIM_LOCKOUT_ATTEMPTS": (20, "Wrong secrets for one case reference before it is locked"),
+    "VICTIM_CLIENT_ATTEMPTS": (60, "Wrong reference/secret pairs from one client address before "
+                                   "that address is locked"),
+    "VICTIM_LOCKOUT_MINUTES": (30, "How long a locked reference or client address stays locked; "
+                                   "also the window in which failures are counted"),
+    "PORTAL_TIMEZONE": ("Europe/Paris", "Time zone of the dates and times the portal shows"),
+    "LEAVE_SITE_URL": ("https://www.wikipedia.org/", "Neutral page the portal's \"Leave this "
+                                                     "site\" button and Shift×3 open"),
+    "STATS_FOLD_SECONDS": (30.0, "How often the worker counts changed URLs into the statistics"),
+    "STATS_FOLD_ON_VIEW": (5000, "URLs not yet counted that a dashboard view or `disrupt stats` "
+                                 "counts first (0: leave it all to the worker)"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -1,12 +1,21 @@
 """Import every feature's models so the metadata (and Alembic) sees all tables."""
 from disrupt.accounts.models import AuditEvent, User
 from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
-from disrupt.monitoring.models import URLCheck
-from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest
+from disrupt.dashboard.models import TakedownFact
+from disrupt.monitoring.models import HostFingerprint, HostSlot, URLCheck
+from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
+from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest, RequestReply
+from disrupt.victims.models import LoginThrottle
 
 __all__ = [
+    "APIClient",
+    "HashFeedback",
+    "PartnerHash",
     "AuditEvent",
     "Case",
+    "HostFingerprint",
+    "HostSlot",
+    "LoginThrottle",
     "MediaHash",
     "Message",
     "Note",
@@ -15,6 +24,8 @@ __all__ = [
     "Referral",
     "RemovalRequest",
     "ReportedURL",
+    "RequestReply",
+    "TakedownFact",
     "URLCheck",
     "User",
 ]

@@ -19,3 +19,7 @@ def templates_dir() -> Path:
 
 def migrations_dir() -> Path:
     return _find("migrations")
+
+
+def translations_dir() -> Path:
+    return _find("translations")

@@ -2,13 +2,24 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, g, render_template, request
-from flask_login import LoginManager, current_user
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    render_template,
+    request,
+    session,
+)
+from flask_babel import gettext, lazy_gettext
+from flask_login import LoginManager, current_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
 
@@ -77,8 +88,29 @@ def configure_security(app: Flask, _overrides: Mapping[str, Any]) -> None:
     def _load_user(user_id: str) -> Any:
         from disrupt.accounts.models import User
 
-        user = db_session().get(User, int(user_id))
-        return user if user is not None and user.active else None
+        uid, _, nonce = user_id.partition(":")
+        if not uid.isdigit():
+            return None
+        user = db_session().get(User, int(uid))
+        if user is None or not user.active or user.session_nonce != nonce:
+            return None  # disabled, re-roled or 2FA reset since: the session ends
+        return user
+
+    @app.before_request
+    def _idle_timeout() -> None:
+        """Sessions end after SESSION_IDLE_MINUTES without a request (checked here on the
+        server, not only by the cookie's expiry)."""
+        if "_user_id" not in session:
+            return
+        idle = app.config["SESSION_IDLE_MINUTES"] * 60
+        seen = session.get("seen")
+        current = time.time()
+        if not isinstance(seen, int | float) or current - seen > idle:
+            logout_user()
+            session.clear()
+            flash("Your session ended after a period without activity. Please log in again.")
+            return
+        session["seen"] = int(current)
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
@@ -93,13 +125,23 @@ def configure_security(app: Flask, _overrides: Mapping[str, Any]) -> None:
         return response
 
 
+def configure_i18n(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    from disrupt.victims.i18n import init_i18n
+
+    init_i18n(app)
+
+
 def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
     from disrupt.accounts.views import bp as accounts_bp
     from disrupt.cases.views import bp as cases_bp
     from disrupt.dashboard.views import bp as dashboard_bp
+    from disrupt.platforms.exchange.views import admin as exchange_admin_bp
+    from disrupt.platforms.exchange.views import api as exchange_api_bp
+    from disrupt.platforms.views import bp as platforms_bp
     from disrupt.victims.views import bp as victims_bp
 
-    for blueprint in (victims_bp, accounts_bp, cases_bp, dashboard_bp):
+    for blueprint in (victims_bp, accounts_bp, cases_bp, dashboard_bp, exchange_api_bp,
+                      exchange_admin_bp, platforms_bp):
         app.register_blueprint(blueprint)
 
 
@@ -107,14 +149,16 @@ def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
         return render_template("errors/error.html", code=400,
-                               message="This form has expired. Please go back and try again: "
-                                       "what you typed is still on the previous page."), 400
+                               message=gettext("This form has expired. Please go back and try "
+                                               "again: what you typed is still on the previous "
+                                               "page.")), 400
 
-    for code, message in ((403, "You do not have access to this page."),
-                          (404, "This page does not exist."),
-                          (429, "Too many attempts. Please wait a few minutes and try again.")):
-        def handler(error: Exception, code: int = code, message: str = message):  # type: ignore[no-untyped-def]
-            return render_template("errors/error.html", code=code, message=message), code
+    for code, message in ((403, lazy_gettext("You do not have access to this page.")),
+                          (404, lazy_gettext("This page does not exist.")),
+                          (429, lazy_gettext("Too many attempts. Please wait a few minutes and "
+                                             "try again."))):
+        def handler(error: Exception, code: int = code, message: Any = message):  # type: ignore[no-untyped-def]
+            return render_template("errors/error.html", code=code, message=str(message)), code
 
         app.register_error_handler(code, handler)
 
@@ -128,9 +172,15 @@ def cipher() -> DataCipher:
 
 
 def db_session() -> Session:
-    """The request's session; the view commits."""
+    """The request's session; the view commits.
+
+    A form post reads, then writes: on SQLite its transaction takes the write lock at BEGIN
+    (waiting up to the busy timeout), so a worker committing in between cannot make the
+    write fail with "database is locked" (a stale WAL snapshot is never retried)."""
     if "db_session" not in g:
-        g.db_session = database().sessionmaker()
+        writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        db = database()
+        g.db_session = (db.writer_sessionmaker if writes else db.sessionmaker)()
     return g.db_session
 
 

@@ -7,9 +7,10 @@ from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
-from disrupt.monitoring.jobs import run_due_checks
-from disrupt.platforms.jobs import send_queued_notices
+from disrupt.monitoring.jobs import CheckEngine, run_due_checks
+from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
 
 log = logging.getLogger(__name__)
 
@@ -19,10 +20,17 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     tick = float(config["WORKER_TICK_SECONDS"])
     common = dict(trigger="interval", seconds=tick, coalesce=True, max_instances=1,
                   replace_existing=True, next_run_time=utcnow())
+    # One engine for the life of the process: its thread pool and HTTP client are reused.
+    engine = CheckEngine(db, config, worker=worker, now=utcnow)
     scheduler.add_job(run_due_checks, id="check-due-urls", args=(db, config),
-                      kwargs={"worker": worker, "now": utcnow}, **common)
+                      kwargs={"worker": worker, "now": utcnow, "engine": engine}, **common)
     scheduler.add_job(send_queued_notices, id="send-queued-notices", args=(db, config),
                       kwargs={"worker": worker, "now": utcnow}, **common)
+    scheduler.add_job(raise_overdue_requests, id="raise-overdue-requests", args=(db, config),
+                      kwargs={"now": utcnow}, **common)
+    scheduler.add_job(fold_changed_urls, id="fold-statistics", args=(db, config),
+                      kwargs={"max_seconds": 20.0},
+                      **{**common, "seconds": float(config["STATS_FOLD_SECONDS"])})
     return scheduler
 
 

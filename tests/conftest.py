@@ -157,3 +157,12 @@ def db(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served over real HTTP on 127.0.0.1; yields the base URL."""
+    from tests.support.live import serve
+
+    with serve(app) as base_url:
+        yield base_url

@@ -72,6 +72,7 @@ def test_case_to_takedown_percentage(database_url, tmp_path, platforms):
     # The victim opens a case through the portal's routes.
     victim = app.test_client()
     response = post_form(victim, "/case/new", {
+        "reporter": "self", "intimate": "yes",
         "age_group": "adult", "language": "en", "consent_notices": "y",
         "urls": "\n".join(urls), "hashes": json.dumps(hashes), "contact": "",
     })

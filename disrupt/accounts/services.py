@@ -1,22 +1,35 @@
 """Caseworker accounts and the audit log. Takes a session and `now`; never commits."""
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from disrupt.accounts.models import ROLES, AuditEvent, User
-from disrupt.security import DUMMY_HASH, hash_secret, verify_secret
+from disrupt.accounts import totp
+from disrupt.accounts.models import ROLES, AuditEvent, RecoveryCode, User
+from disrupt.security import DUMMY_HASH, DataCipher, hash_secret, verify_secret
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 200
+ADDRESS_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ADDRESS = 30
+FAILURE_ACTIONS = ("login_failed", "second_factor_failed")
 
 
 class AccountError(ValueError):
     pass
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccountError(f"password too long: at most {MAX_PASSWORD_LENGTH} characters")
 
 
 def create_user(
@@ -27,8 +40,7 @@ def create_user(
         raise AccountError(f"not an e-mail address: {email!r}")
     if role not in ROLES:
         raise AccountError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"password too short: at least {MIN_PASSWORD_LENGTH} characters")
+    _check_password(password)
     if session.scalar(select(func.count()).where(User.email == email)):
         raise AccountError(f"a user with e-mail {email} already exists")
     user = User(
@@ -43,25 +55,195 @@ def create_user(
     return user
 
 
+def is_locked(user: User, now: datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+def _count_failure(user: User, now: datetime) -> None:
+    """Password and second-factor failures share one counter: MAX_FAILED_LOGINS in a row
+    lock the account for LOCKOUT."""
+    user.failed_logins += 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + LOCKOUT
+        user.failed_logins = 0
+
+
 def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:
-    """The user when the password is right and the account is open; counts failures."""
+    """The user when the password is right and the account is open; counts failures.
+
+    A right password does not reset the failure counter: only a completed login does, so
+    re-entering the password never buys more guesses at the second factor."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         verify_secret(DUMMY_HASH, password)
         return None
-    if not user.active or (user.locked_until and user.locked_until > now):
+    if not user.active or is_locked(user, now):
         verify_secret(DUMMY_HASH, password)
         return None
     if not verify_secret(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = now + LOCKOUT
-            user.failed_logins = 0
+        _count_failure(user, now)
         return None
+    return user
+
+
+def complete_login(user: User, now: datetime) -> None:
+    """Both factors passed."""
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    return user
+
+
+def failures_from_address(session: Session, remote_addr: str | None, now: datetime) -> int:
+    """Failed log-in steps from one address in the last ADDRESS_WINDOW (all accounts, and
+    e-mail addresses that have none): throttles guessing across accounts."""
+    if not remote_addr:
+        return 0
+    return session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.remote_addr == remote_addr,
+            AuditEvent.at > now - ADDRESS_WINDOW,
+            AuditEvent.action.in_(FAILURE_ACTIONS),
+        )
+    ) or 0
+
+
+def address_throttled(session: Session, remote_addr: str | None, now: datetime) -> bool:
+    return failures_from_address(session, remote_addr, now) >= MAX_FAILURES_PER_ADDRESS
+
+
+# --- TOTP second factor -------------------------------------------------------------
+
+
+def _secret(user: User, cipher: DataCipher) -> str | None:
+    return cipher.decrypt(user.totp_secret_encrypted)
+
+
+def begin_totp_enrolment(user: User, cipher: DataCipher) -> str:
+    """The secret to show while the user scans it; the same one until enrolment ends."""
+    if user.totp_enrolled:
+        raise AccountError("the second factor is already set up")
+    secret = _secret(user, cipher)
+    if secret is None:
+        secret = totp.new_totp_secret()
+        user.totp_secret_encrypted = cipher.encrypt(secret)
+    return secret
+
+
+def _replace_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    codes = totp.new_recovery_codes()
+    session.add_all(RecoveryCode(user_id=user.id, code_digest=totp.recovery_digest(code),
+                                 created_at=now) for code in codes)
+    return codes
+
+
+def confirm_totp_enrolment(
+    session: Session, user: User, code: str, cipher: DataCipher, now: datetime
+) -> list[str]:
+    """Check the first code from the user's app; the recovery codes to show once."""
+    secret = _secret(user, cipher)
+    if secret is None or user.totp_enrolled:
+        raise AccountError("start the set-up again")
+    step = totp.matching_step(secret, code, now, after=user.totp_last_step)
+    if step is None:
+        _count_failure(user, now)
+        raise AccountError("That code is not right. Check the time on your phone and use "
+                           "the newest code.")
+    user.totp_last_step = step
+    user.totp_enrolled_at = now
+    return _replace_recovery_codes(session, user, now)
+
+
+def enrol_totp(session: Session, user: User, cipher: DataCipher,
+               now: datetime) -> tuple[str, list[str]]:
+    """Set up the second factor without the web step (CLI, demo): secret and codes."""
+    secret = totp.new_totp_secret()
+    user.totp_secret_encrypted = cipher.encrypt(secret)
+    user.totp_enrolled_at = now
+    user.totp_last_step = None
+    return secret, _replace_recovery_codes(session, user, now)
+
+
+def verify_second_factor(
+    session: Session, user: User, code: str, cipher: DataCipher, now: datetime
+) -> str | None:
+    """"totp" or "recovery" when the code is right (a recovery code is then spent), None
+    when it is wrong, already used, or the account is locked (a failure is counted)."""
+    if not user.active or is_locked(user, now) or not user.totp_enrolled:
+        return None
+    secret = _secret(user, cipher)
+    if secret is not None:
+        step = totp.matching_step(secret, code, now, after=user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
+            return "totp"
+    if totp.looks_like_recovery_code(code):
+        spent = session.execute(
+            update(RecoveryCode)
+            .where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None),
+                   RecoveryCode.code_digest == totp.recovery_digest(code))
+            .values(used_at=now)
+        ).rowcount
+        if spent == 1:
+            return "recovery"
+    _count_failure(user, now)
+    return None
+
+
+def recovery_codes_left(session: Session, user: User) -> int:
+    return session.scalar(select(func.count()).select_from(RecoveryCode).where(
+        RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))) or 0
+
+
+def new_recovery_codes(session: Session, user: User, now: datetime) -> list[str]:
+    return _replace_recovery_codes(session, user, now)
+
+
+def current_totp_code(user: User, cipher: DataCipher, now: datetime) -> str:
+    """The code an authenticator app shows now (the demo's `disrupt totp-code`)."""
+    secret = _secret(user, cipher)
+    if secret is None or not user.totp_enrolled:
+        raise AccountError(f"{user.email} has no second factor set up")
+    return totp.current_code(secret, now)
+
+
+# --- administration -----------------------------------------------------------------
+
+
+def end_sessions(user: User) -> None:
+    user.session_nonce = secrets.token_hex(16)
+
+
+def reset_totp(session: Session, user: User) -> None:
+    """Lost phone and codes: the user sets the second factor up again at the next login."""
+    user.totp_secret_encrypted = None
+    user.totp_enrolled_at = None
+    user.totp_last_step = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+    end_sessions(user)
+
+
+def set_role(user: User, role: str) -> None:
+    if role not in ROLES:
+        raise AccountError(f"unknown role {role!r}")
+    user.role = role
+    end_sessions(user)
+
+
+def set_active(user: User, active: bool) -> None:
+    user.active = active
+    end_sessions(user)
+
+
+def unlock(user: User) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+
+
+def set_password(user: User, password: str) -> None:
+    _check_password(password)
+    user.password_hash = hash_secret(password)
+    end_sessions(user)
 
 
 def record_audit(
@@ -77,6 +259,7 @@ def record_audit(
 ) -> AuditEvent:
     event = AuditEvent(
         at=now,
+        case_id=_case_id_of(record, detail),
         actor_id=actor.id if actor is not None else None,
         actor_kind=actor_kind or ("user" if actor is not None else "system"),
         action=action,
@@ -87,3 +270,12 @@ def record_audit(
     )
     session.add(event)
     return event
+
+
+def _case_id_of(record: Any, detail: dict[str, Any]) -> int | None:
+    if record is not None and getattr(record, "__tablename__", None) == "cases":
+        return record.id
+    case_id = getattr(record, "case_id", None)
+    if case_id is None:
+        case_id = detail.get("case_id")
+    return case_id if isinstance(case_id, int) else None

@@ -1,21 +1,56 @@
+"""Log in (password, then TOTP or a recovery code), TOTP enrolment, log out, own account."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
+from sqlalchemy import select
 
-from disrupt.accounts.forms import LoginForm
-from disrupt.accounts.services import authenticate, record_audit
-from disrupt.web import audit, db_session, now
+from disrupt.accounts import totp
+from disrupt.accounts.forms import EnrolForm, LoginForm, NewRecoveryCodesForm, SecondFactorForm
+from disrupt.accounts.models import User
+from disrupt.accounts.services import (
+    AccountError,
+    address_throttled,
+    authenticate,
+    begin_totp_enrolment,
+    complete_login,
+    confirm_totp_enrolment,
+    new_recovery_codes,
+    record_audit,
+    recovery_codes_left,
+    verify_second_factor,
+)
+from disrupt.web import audit, cipher, db_session, now
 
 bp = Blueprint("accounts", __name__, url_prefix="/console")
 
+# Between the password and the second factor: how long the half-done login lasts.
+PENDING_SECONDS = 300
+WRONG_LOGIN = "Wrong e-mail or password, or the account is locked."
+WRONG_CODE = "That code is not right, was already used, or the account is locked."
+
 
 def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Logged in, and (when roles are given) holding one of them."""
+    """Logged in with both factors, and (when roles are given) holding one of them.
+
+    The roles are kept on the view (``required_roles``) so the route inventory test can
+    check every route."""
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @login_required
         @wraps(view)
@@ -23,37 +58,172 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
             if roles and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
+        wrapped.required_roles = roles  # type: ignore[attr-defined]
         return wrapped
     return decorator
 
 
+def _remote() -> str | None:
+    return request.remote_addr
+
+
+def _begin_pending(user: User, stage: str) -> None:
+    session.clear()
+    session.permanent = True
+    session["pending_login"] = {"uid": user.id, "nonce": user.session_nonce, "stage": stage,
+                                "at": int(time.time())}
+
+
+def _pending_user(stage: str) -> User | None:
+    pending = session.get("pending_login")
+    if not isinstance(pending, dict) or pending.get("stage") != stage:
+        return None
+    if time.time() - pending.get("at", 0) > PENDING_SECONDS:
+        session.pop("pending_login", None)
+        return None
+    user = db_session().get(User, pending.get("uid"))
+    if user is None or not user.active or user.session_nonce != pending.get("nonce"):
+        return None
+    return user
+
+
+def _finish_login(user: User) -> None:
+    complete_login(user, now())
+    session.clear()
+    session.permanent = True
+    login_user(user)
+    session["seen"] = int(time.time())
+
+
+def _throttled() -> bool:
+    return address_throttled(db_session(), _remote(), now())
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():  # type: ignore[no-untyped-def]
+    if current_user.is_authenticated:
+        return redirect(url_for("cases.queue"))
     form = LoginForm()
     error = None
     if form.validate_on_submit():
         session_ = db_session()
+        if _throttled():
+            abort(429)
         user = authenticate(session_, form.email.data, form.password.data, now())
         if user is None:
+            known = session_.scalar(
+                select(User).where(User.email == form.email.data.strip().lower()))
             record_audit(session_, action="login_failed", now=now(), actor_kind="anonymous",
-                         remote_addr=request.remote_addr)
+                         record=known,
+                         remote_addr=_remote(), step="password")
             session_.commit()
-            error = "Wrong e-mail or password, or the account is locked."
+            error = WRONG_LOGIN
         else:
-            session.clear()
-            session.permanent = True
-            login_user(user)
-            audit("login", user)
             session_.commit()
-            return redirect(url_for("cases.queue"))
+            _begin_pending(user, "verify" if user.totp_enrolled else "enrol")
+            return redirect(url_for("accounts.second_factor" if user.totp_enrolled
+                                    else "accounts.enrol"))
     return render_template("accounts/login.html", form=form, error=error), (401 if error else 200)
 
 
+@bp.route("/login/code", methods=["GET", "POST"])
+def second_factor():  # type: ignore[no-untyped-def]
+    user = _pending_user("verify")
+    if user is None:
+        flash("Please log in again.")
+        return redirect(url_for("accounts.login"))
+    form = SecondFactorForm()
+    error = None
+    if form.validate_on_submit():
+        session_ = db_session()
+        if _throttled():
+            abort(429)
+        method = verify_second_factor(session_, user, form.code.data, cipher(), now())
+        if method is None:
+            record_audit(session_, action="second_factor_failed", now=now(), record=user,
+                         actor_kind="anonymous", remote_addr=_remote())
+            session_.commit()
+            error = WRONG_CODE
+        else:
+            _finish_login(user)
+            audit("login", user, method=method)
+            left = recovery_codes_left(session_, user) if method == "recovery" else None
+            session_.commit()
+            if left is not None:
+                flash(f"You used a recovery code; {left} left. Make new ones on your account "
+                      "page if you are running short.")
+            return redirect(_next_url())
+    return (render_template("accounts/second_factor.html", form=form, error=error),
+            401 if error else 200)
+
+
+def _next_url() -> str:
+    target = request.args.get("next", "")
+    if target.startswith("/console/") and not target.startswith("//"):
+        return target
+    return url_for("cases.queue")
+
+
+@bp.route("/enrol", methods=["GET", "POST"])
+def enrol():  # type: ignore[no-untyped-def]
+    """The second factor is required: an account without one sets it up before anything."""
+    user = _pending_user("enrol")
+    if user is None:
+        flash("Please log in again.")
+        return redirect(url_for("accounts.login"))
+    session_ = db_session()
+    secret = begin_totp_enrolment(user, cipher())
+    form = EnrolForm()
+    if form.validate_on_submit():
+        try:
+            codes = confirm_totp_enrolment(session_, user, form.code.data, cipher(), now())
+        except AccountError as exc:
+            form.code.errors.append(str(exc))
+            record_audit(session_, action="second_factor_failed", now=now(), record=user,
+                         actor_kind="anonymous", remote_addr=_remote(), step="enrolment")
+            session_.commit()
+        else:
+            _finish_login(user)
+            audit("totp_enrolled", user)
+            session_.commit()
+            return render_template("accounts/recovery_codes.html", codes=codes, first=True)
+    session_.commit()
+    uri = totp.provisioning_uri(secret, user.email, current_app.config["ORGANISATION_NAME"])
+    return render_template(
+        "accounts/enrol.html", form=form, qr=Markup(totp.qr_svg(uri)),
+        secret=totp.format_secret(secret), user=user,
+    ), (400 if form.errors else 200)
+
+
 @bp.post("/logout")
-@login_required
+@role_required()
 def logout():  # type: ignore[no-untyped-def]
     audit("logout", current_user._get_current_object())
     db_session().commit()
     logout_user()
     session.clear()
     return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@role_required()
+def account():  # type: ignore[no-untyped-def]
+    session_ = db_session()
+    user = current_user._get_current_object()
+    form = NewRecoveryCodesForm()
+    if form.validate_on_submit():
+        method = verify_second_factor(session_, user, form.code.data, cipher(), now())
+        if method == "totp":
+            codes = new_recovery_codes(session_, user, now())
+            audit("recovery_codes_renewed", user)
+            session_.commit()
+            return render_template("accounts/recovery_codes.html", codes=codes, first=False)
+        audit("second_factor_failed", user, step="renew_recovery_codes")
+        session_.commit()
+        form.code.errors.append("That code is not right. Use the code your app shows now.")
+    return render_template("accounts/account.html", form=form,
+                           codes_left=recovery_codes_left(session_, user)), \
+        (400 if form.errors else 200)
+
+
+from disrupt.accounts import admin_views  # noqa: E402,F401  (routes on this blueprint)

@@ -1,5 +1,5 @@
 """One PDQ index of every active case hash per process, kept up to date from the database
-as hashes are added, withdrawn and erased. Used for cross-case matches and by the checker."""
+as hashes are added, withdrawn and erased. Cross-case matches (cases.matches) use it."""
 from __future__ import annotations
 
 import threading
@@ -71,24 +71,3 @@ class ActiveHashIndex:
             return [HashMatch(media_id, self._case_of[media_id], distance)
                     for media_id, distance in found
                     if self._case_of.get(media_id) not in (None, exclude_case_id)]
-
-
-_shared: dict[str, ActiveHashIndex] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_index(database_url: str) -> ActiveHashIndex:
-    """The process's index for one database."""
-    with _shared_lock:
-        return _shared.setdefault(database_url, ActiveHashIndex())
-
-
-def cross_case_matches(session: Session, case: Case, *, index: ActiveHashIndex,
-                       now: datetime) -> dict[int, list[HashMatch]]:
-    """For each active PDQ hash of `case`, the active hashes of other cases within 31."""
-    index.refresh(session, now)
-    return {
-        media.id: index.matches(media.pdq, exclude_case_id=case.id)
-        for media in case.hashes
-        if media.pdq and media.status == "active" and (media.pdq_quality or 0) >= PDQ_MIN_QUALITY
-    }

@@ -32,6 +32,7 @@ class Case(Base):
     secret_hash: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="new")
     age_group: Mapped[str] = mapped_column(String(10), default="adult")
+    reporter: Mapped[str] = mapped_column(String(10), default="self")  # self / supporter
     language: Mapped[str] = mapped_column(String(5), default="en")
     consent_notices: Mapped[bool] = mapped_column(default=False)
     consent_hash_sharing: Mapped[bool] = mapped_column(default=False)
@@ -39,7 +40,7 @@ class Case(Base):
     priority: Mapped[int] = mapped_column(default=PRIORITY_NORMAL)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     outcome: Mapped[str | None] = mapped_column(String(40))
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # the statistics' funnel
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
@@ -110,6 +111,8 @@ class ReportedURL(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Set on every change that moves the statistics; disrupt/dashboard folds and clears it.
+    stats_dirty: Mapped[bool] = mapped_column(default=True, index=True)
 
     case: Mapped[Case] = relationship(back_populates="urls")
     platform: Mapped[Platform | None] = relationship()  # noqa: F821

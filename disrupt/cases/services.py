@@ -10,14 +10,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import (
+    AGE_GROUPS,
+    PRIORITY_HIGH,
     PRIORITY_MINOR,
     PRIORITY_NORMAL,
     Case,
     MediaHash,
     Message,
+    Note,
     ReportedURL,
 )
-from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_url
+from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_many, normalize_url
 from disrupt.platforms.services import platform_for_host
 from disrupt.security import DataCipher
 
@@ -188,3 +191,114 @@ def case_messages(session: Session, case: Case, cipher: DataCipher) -> list[tupl
     rows = session.scalars(select(Message).where(Message.case_id == case.id)
                            .order_by(Message.created_at, Message.id))
     return [(m, cipher.decrypt(m.body_encrypted) or "") for m in rows]
+
+
+# --- caseworker console ---------------------------------------------------------------
+
+MAX_PASTED_URLS = 1000
+MAX_NOTE = 10000
+CLOSE_OUTCOMES = {
+    "removed": "All content removed",
+    "partly_removed": "Part of the content removed",
+    "not_removed": "Content still online, nothing more to do",
+    "referred": "Handed over to the authorities",
+    "not_ncii": "Not within our remit",
+    "duplicate": "Duplicate of another case",
+    "no_contact": "Victim did not follow up",
+}
+
+
+class CaseActionError(ValueError):
+    pass
+
+
+def add_reported_urls(
+    session: Session, case: Case, text: str, *, reported_by: str, now: datetime
+) -> tuple[list[ReportedURL], list[tuple[str, str]]]:
+    """Add one or many pasted addresses (normalised) in the caller's transaction.
+
+    Returns the rows added and ``(as pasted, message)`` for each one refused: invalid, given
+    twice in the paste, or already in the case."""
+    urls, refused = normalize_many(text)
+    if len(urls) > MAX_PASTED_URLS:
+        raise CaseActionError(f"Paste at most {MAX_PASTED_URLS} addresses at once.")
+    existing = set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id)))
+    platforms: dict[str, Any] = {}
+    added: list[ReportedURL] = []
+    for url in urls:
+        if url in existing:
+            refused.append((url, f"This address is already in the case: {url}"))
+            continue
+        host = host_of(url)
+        if host not in platforms:
+            platforms[host] = platform_for_host(session, host)
+        row = ReportedURL(case=case, url=url, host=host, platform=platforms[host],
+                          reported_by=reported_by, state="pending", next_check_at=now,
+                          created_at=now)
+        session.add(row)
+        added.append(row)
+        existing.add(url)
+    if added:
+        case.updated_at = now
+    return added, refused
+
+
+def add_note(session: Session, case: Case, body: str, *, author_id: int, cipher: DataCipher,
+             now: datetime) -> Note:
+    """An internal note, encrypted at rest; never shown to the victim."""
+    text = body.strip()
+    if not text:
+        raise CaseActionError("The note is empty.")
+    if len(text) > MAX_NOTE:
+        raise CaseActionError(f"Please keep the note under {MAX_NOTE} characters.")
+    note = Note(case_id=case.id, author_id=author_id, body_encrypted=cipher.encrypt(text),
+                created_at=now)
+    session.add(note)
+    case.updated_at = now
+    return note
+
+
+def _check_workable(case: Case) -> None:
+    if case.status in ("withdrawn", "erased"):
+        raise CaseActionError(f"The victim has {case.status} this case: it cannot be changed.")
+
+
+def assign_case(case: Case, assignee_id: int | None, now: datetime) -> None:
+    """Assign (or release with None); a new case starts being worked when assigned."""
+    _check_workable(case)
+    case.assignee_id = assignee_id
+    if assignee_id is not None and case.status == "new":
+        case.status = "in_progress"
+    case.updated_at = now
+
+
+def close_case(case: Case, outcome: str, now: datetime) -> None:
+    _check_workable(case)
+    if outcome not in CLOSE_OUTCOMES:
+        raise CaseActionError("Choose an outcome to close the case.")
+    case.status = "closed"
+    case.outcome = outcome
+    case.closed_at = now
+    case.updated_at = now
+
+
+def reopen_case(case: Case, now: datetime) -> None:
+    if case.status != "closed":
+        raise CaseActionError("Only a closed case can be reopened.")
+    case.status = "in_progress"
+    case.outcome = None
+    case.closed_at = None
+    case.updated_at = now
+
+
+def classify_case(case: Case, *, age_group: str, high_priority: bool, now: datetime) -> None:
+    """Minors always come first (DESIGN.md §1); otherwise high or normal priority."""
+    _check_workable(case)
+    if age_group not in AGE_GROUPS:
+        raise CaseActionError(f"unknown age group {age_group!r}")
+    case.age_group = age_group
+    if age_group == "minor":
+        case.priority = PRIORITY_MINOR
+    else:
+        case.priority = PRIORITY_HIGH if high_priority else PRIORITY_NORMAL
+    case.updated_at = now

@@ -1,31 +1,75 @@
-"""Caseworker console: the queue and the case page."""
+"""Caseworker console: the queue and the case page. Every action is audited once."""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
+from disrupt.accounts.models import User
 from disrupt.accounts.views import role_required
-from disrupt.cases.forms import AddURLForm, AssignForm, RemovalRequestForm
+from disrupt.cases.forms import (
+    AddURLForm,
+    AssignForm,
+    ClassifyForm,
+    MessageForm,
+    NoteForm,
+    RemovalRequestForm,
+    ShareHashForm,
+    StatusForm,
+)
+from disrupt.cases.matches import HashMatcher
 from disrupt.cases.models import Case, ReportedURL
-from disrupt.cases.services import DuplicateURL, InvalidURL, add_reported_url, case_queue
+from disrupt.cases.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter, queue_page
+from disrupt.cases.services import (
+    CLOSE_OUTCOMES,
+    CaseActionError,
+    add_note,
+    add_reported_urls,
+    assign_case,
+    classify_case,
+    close_case,
+    post_message,
+    reopen_case,
+)
+from disrupt.cases.timeline import case_timeline
 from disrupt.monitoring.models import URLCheck
-from disrupt.platforms.models import RemovalRequest
+from disrupt.platforms.exchange.services import (
+    approve_sharing,
+    feedback_for_case,
+    sharing_state,
+)
+from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.services import NoticeError, Notifier, queue_removal_request
 from disrupt.web import audit, cipher, db_session, now
 
 bp = Blueprint("cases", __name__, url_prefix="/console")
 
 
-def _case_for_current_user(case_id: int) -> Case:
+def _viewer() -> Viewer:
+    return Viewer(user_id=current_user.id, sees_all=current_user.can_see_all_cases())
+
+
+def _may_see(case: Case) -> bool:
     """Caseworkers see unassigned cases and their own; supervisors and admins all."""
+    return current_user.can_see_all_cases() or case.assignee_id in (None, current_user.id)
+
+
+def _case_for_current_user(case_id: int) -> Case:
     case = db_session().get(Case, case_id)
-    if case is None:
-        abort(404)
-    if not current_user.can_see_all_cases() and case.assignee_id not in (None, current_user.id):
-        abort(404)
+    if case is None or case.status == "erased" or not _may_see(case):
+        abort(404)  # not 403: whether another caseworker's case exists is not told
     return case
 
 
@@ -35,49 +79,98 @@ def _notifier() -> Notifier:
                     trusted_flagger=bool(config["TRUSTED_FLAGGER"]))
 
 
+def _optional_url(endpoint: str, **values: Any) -> str | None:
+    """A link to a page another part of the console provides, when it is there."""
+    if endpoint not in current_app.view_functions:
+        return None
+    return url_for(endpoint, **values)
+
+
+def _matcher() -> HashMatcher:
+    return current_app.extensions.setdefault("disrupt.hash_matcher", HashMatcher())
+
+
+def _back(case: Case):  # type: ignore[no-untyped-def]
+    return redirect(url_for("cases.case_page", case_id=case.id))
+
+
 @bp.get("/")
 @role_required()
 def queue():  # type: ignore[no-untyped-def]
     session_ = db_session()
-    if current_user.can_see_all_cases():
-        cases = case_queue(session_, limit=200)
-    else:
-        cases = [c for c in case_queue(session_, limit=400)
-                 if c.assignee_id in (None, current_user.id)][:200]
-    return render_template("cases/queue.html", cases=cases)
+    where = parse_filter(request.args)
+    page = queue_page(session_, where, _viewer(), now(), page=request.args.get("page", 1, int))
+    platforms = list(session_.execute(select(Platform.id, Platform.name).order_by(Platform.name)))
+    assignees = {row.case.assignee_id for row in page.rows if row.case.assignee_id}
+    names = dict(session_.execute(select(User.id, User.name).where(User.id.in_(assignees))).all()
+                 ) if assignees else {}
+    return render_template("cases/queue.html", page=page, where=where, platforms=platforms,
+                           names=names, age_choices=AGE_CHOICES, default=QueueFilter())
 
 
-def _render_case(case: Case, url_form: AddURLForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
-    session_ = db_session()
+def _url_checks(case: Case) -> dict[int, list[URLCheck]]:
     checks: dict[int, list[URLCheck]] = defaultdict(list)
     url_ids = [u.id for u in case.urls]
     if url_ids:
-        for check in session_.scalars(
+        for check in db_session().scalars(
             select(URLCheck).where(URLCheck.reported_url_id.in_(url_ids))
-            .order_by(URLCheck.checked_at.desc())
+            .order_by(URLCheck.checked_at.desc(), URLCheck.id.desc())
         ):
-            if len(checks[check.reported_url_id]) < 5:
-                checks[check.reported_url_id].append(check)
-    requests = list(session_.scalars(
-        select(RemovalRequest).where(RemovalRequest.case_id == case.id)
-        .order_by(RemovalRequest.created_at.desc())
-    ))
+            checks[check.reported_url_id].append(check)
+    return checks
+
+
+def _request_forms(case: Case) -> list[tuple[Platform, RemovalRequestForm]]:
     by_platform: dict[int, list[ReportedURL]] = defaultdict(list)
     for url in case.urls:
         if url.platform_id is not None:
             by_platform[url.platform_id].append(url)
-    request_forms = []
+    forms = []
     for urls in by_platform.values():
         form = RemovalRequestForm(prefix=f"p{urls[0].platform_id}")
         form.url_ids.choices = [(u.id, u.url) for u in urls]
         form.legal_basis.data = form.legal_basis.data or urls[0].platform.default_legal_basis
         default_language = case.language if case.language in ("en", "fr") else "en"
         form.language.data = form.language.data or default_language
-        request_forms.append((urls[0].platform, form))
+        forms.append((urls[0].platform, form))
+    return forms
+
+
+def _assign_form(case: Case) -> AssignForm:
+    form = AssignForm()
+    if current_user.can_see_all_cases():
+        users = db_session().scalars(select(User).where(User.active.is_(True))
+                                     .order_by(User.name))
+        form.assignee.choices = [("", "nobody")] + [(str(u.id), u.name) for u in users]
+        form.assignee.data = str(case.assignee_id or "")
+    return form
+
+
+def _render_case(case: Case, *, url_form: AddURLForm | None = None,
+                 refused: list[tuple[str, str]] | None = None, note_form: NoteForm | None = None,
+                 message_form: MessageForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    session_ = db_session()
+    requests = list(session_.scalars(
+        select(RemovalRequest).where(RemovalRequest.case_id == case.id)
+        .order_by(RemovalRequest.created_at.desc())))
+    matches = _matcher().matches_for_case(session_, case, now())
+    other_cases = {c.id: c for c in session_.scalars(
+        select(Case).where(Case.id.in_({m.other_case_id for m in matches})))} if matches else {}
+    classify = ClassifyForm(age_group=case.age_group, high_priority=case.priority == 1)
     return render_template(
-        "cases/case.html", case=case, checks=checks, requests=requests,
-        url_form=url_form or AddURLForm(), request_forms=request_forms,
-        assign_form=AssignForm(), contact=cipher().decrypt(case.contact_encrypted),
+        "cases/case.html", case=case, checks=_url_checks(case), requests=requests,
+        url_form=url_form or AddURLForm(), refused=refused or [],
+        request_forms=_request_forms(case), assign_form=_assign_form(case),
+        status_form=StatusForm(), classify_form=classify, outcomes=CLOSE_OUTCOMES,
+        note_form=note_form or NoteForm(), message_form=message_form or MessageForm(),
+        timeline=case_timeline(session_, case, cipher()),
+        matches=matches, other_cases=other_cases, may_see=_may_see,
+        feedback=feedback_for_case(session_, case), sharing_state=sharing_state,
+        share_form=ShareHashForm(),
+        contact=cipher().decrypt(case.contact_encrypted),
+        referral_url=_optional_url("platforms.referral", case_id=case.id),
+        notice_endpoint="platforms.new_request"
+        if "platforms.new_request" in current_app.view_functions else None,
     ), status
 
 
@@ -92,37 +185,67 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/assign")
 @role_required()
-def assign_to_me(case_id: int):  # type: ignore[no-untyped-def]
+def assign(case_id: int):  # type: ignore[no-untyped-def]
+    """Caseworkers take a case or release their own; supervisors assign to anyone."""
     case = _case_for_current_user(case_id)
-    if AssignForm().validate_on_submit():
-        case.assignee_id = current_user.id
-        if case.status == "new":
-            case.status = "in_progress"
-        case.updated_at = now()
-        audit("assign_case", case, assignee_id=current_user.id)
-        db_session().commit()
-    return redirect(url_for("cases.case_page", case_id=case.id))
+    form = AssignForm()
+    if not form.validate_on_submit():
+        abort(400)
+    choice = request.form.get("assignee", "me")
+    if choice == "me":
+        assignee: int | None = current_user.id
+    elif choice == "":
+        assignee = None
+    elif current_user.can_see_all_cases() and choice.isdigit():
+        user = db_session().get(User, int(choice))
+        if user is None or not user.active:
+            abort(400)
+        assignee = user.id
+    else:
+        abort(403)
+    try:
+        assign_case(case, assignee, now())
+    except CaseActionError as exc:
+        flash(str(exc))
+        return _back(case)
+    audit("assign_case" if assignee else "release_case", case, assignee_id=assignee)
+    db_session().commit()
+    flash("Case assigned." if assignee else "Case released to the queue.")
+    if assignee is None and not current_user.can_see_all_cases():
+        return redirect(url_for("cases.queue"))
+    return _back(case)
 
 
 @bp.post("/cases/<int:case_id>/urls")
 @role_required()
 def add_url(case_id: int):  # type: ignore[no-untyped-def]
+    """One address or a pasted list: all added in one transaction, the refused listed."""
     case = _case_for_current_user(case_id)
     form = AddURLForm()
-    if form.validate_on_submit():
-        try:
-            url = add_reported_url(db_session(), case, form.url.data, reported_by="caseworker",
-                                   now=now())
-        except (InvalidURL, DuplicateURL) as exc:
-            db_session().rollback()
-            form.url.errors.append(str(exc))
+    if not form.validate_on_submit():
+        return _render_case(case, url_form=form, status=400)
+    session_ = db_session()
+    try:
+        added, refused = add_reported_urls(session_, case, form.urls.data,
+                                           reported_by="caseworker", now=now())
+    except CaseActionError as exc:
+        form.urls.errors.append(str(exc))
+        return _render_case(case, url_form=form, status=400)
+    if added:
+        session_.flush()
+        if len(added) == 1:
+            audit("add_url", added[0], case_id=case.id)
         else:
-            db_session().flush()
-            audit("add_url", url, case_id=case.id)
-            db_session().commit()
-            flash("Address added.")
-            return redirect(url_for("cases.case_page", case_id=case.id))
-    return _render_case(case, url_form=form, status=400)
+            audit("add_urls", case, count=len(added))
+        session_.commit()
+    if not refused:
+        flash(f"{len(added)} address{'es' if len(added) != 1 else ''} added.")
+        return _back(case)
+    kept = AddURLForm(formdata=None, urls="\n".join(token for token, _ in refused))
+    kept.urls.errors = [f"{len(refused)} not added: see the list below."]
+    if added:
+        flash(f"{len(added)} address{'es' if len(added) != 1 else ''} added.")
+    return _render_case(case, url_form=kept, refused=refused, status=200 if added else 400)
 
 
 @bp.post("/cases/<int:case_id>/platforms/<int:platform_id>/requests")
@@ -136,21 +259,126 @@ def send_removal_request(case_id: int, platform_id: int):  # type: ignore[no-unt
     form.url_ids.choices = [(u.id, u.url) for u in urls]
     if not form.validate_on_submit():
         flash("Choose at least one URL for the request.")
-        return redirect(url_for("cases.case_page", case_id=case.id))
+        return _back(case)
     chosen = [u for u in urls if u.id in set(form.url_ids.data)]
     session_ = db_session()
     try:
-        request = queue_removal_request(
+        removal = queue_removal_request(
             session_, case=case, platform=urls[0].platform, urls=chosen,
             legal_basis=form.legal_basis.data, language=form.language.data,
             notifier=_notifier(), now=now(), created_by_id=current_user.id,
+            scale=float(current_app.config["TIME_SCALE"]),
         )
     except NoticeError as exc:
         session_.rollback()
         flash(f"Not sent: {exc}")
     else:
         session_.flush()
-        audit("queue_removal_request", request, case_id=case.id, urls=len(chosen))
+        audit("queue_removal_request", removal, case_id=case.id, urls=len(chosen))
         session_.commit()
-        flash(f"Removal request queued for {request.platform.name}.")
-    return redirect(url_for("cases.case_page", case_id=case.id))
+        flash(f"Removal request queued for {removal.platform.name}.")
+    return _back(case)
+
+
+@bp.post("/cases/<int:case_id>/notes")
+@role_required()
+def note(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_for_current_user(case_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            added = add_note(db_session(), case, form.body.data, author_id=current_user.id,
+                             cipher=cipher(), now=now())
+        except CaseActionError as exc:
+            form.body.errors.append(str(exc))
+        else:
+            db_session().flush()
+            audit("add_note", added, case_id=case.id)
+            db_session().commit()
+            flash("Note added.")
+            return _back(case)
+    return _render_case(case, note_form=form, status=400)
+
+
+@bp.post("/cases/<int:case_id>/messages")
+@role_required()
+def message(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_for_current_user(case_id)
+    form = MessageForm()
+    if form.validate_on_submit():
+        try:
+            sent = post_message(db_session(), case, direction="to_victim", body=form.body.data,
+                                cipher=cipher(), now=now(), author_id=current_user.id)
+        except ValueError as exc:
+            form.body.errors.append(str(exc))
+        else:
+            db_session().flush()
+            audit("post_message", sent, case_id=case.id)
+            db_session().commit()
+            flash("Message sent: the victim sees it on their status page.")
+            return _back(case)
+    return _render_case(case, message_form=form, status=400)
+
+
+@bp.post("/cases/<int:case_id>/status")
+@role_required()
+def change_status(case_id: int):  # type: ignore[no-untyped-def]
+    """Close with an outcome, or reopen."""
+    case = _case_for_current_user(case_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        if request.form.get("action") == "reopen":
+            reopen_case(case, now())
+            audit("reopen_case", case)
+        else:
+            close_case(case, form.outcome.data, now())
+            audit("close_case", case, outcome=case.outcome)
+    except CaseActionError as exc:
+        flash(str(exc))
+        return _back(case)
+    db_session().commit()
+    flash("Case closed." if case.status == "closed" else "Case reopened.")
+    return _back(case)
+
+
+@bp.post("/cases/<int:case_id>/hashes/<int:hash_id>/share")
+@role_required()
+def approve_hash_sharing(case_id: int, hash_id: int):  # type: ignore[no-untyped-def]
+    """Share a minor's or a weak hash with partner platforms: a caseworker's decision."""
+    case = _case_for_current_user(case_id)
+    media = next((m for m in case.hashes if m.id == hash_id), None)
+    if media is None:
+        abort(404)
+    if not ShareHashForm().validate_on_submit():
+        abort(400)
+    if not case.consent_hash_sharing or media.status != "active":
+        flash("This fingerprint cannot be shared: no consent, or withdrawn.")
+        return _back(case)
+    approve_sharing(media, user_id=current_user.id, now=now())
+    audit("approve_hash_sharing", media, case_id=case.id)
+    db_session().commit()
+    flash("The fingerprint is now shared with partner platforms.")
+    return _back(case)
+
+
+@bp.post("/cases/<int:case_id>/classification")
+@role_required()
+def classify(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_for_current_user(case_id)
+    form = ClassifyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    before = (case.age_group, case.priority)
+    try:
+        classify_case(case, age_group=form.age_group.data,
+                      high_priority=bool(form.high_priority.data), now=now())
+    except CaseActionError as exc:
+        flash(str(exc))
+        return _back(case)
+    if (case.age_group, case.priority) != before:
+        audit("classify_case", case, age_group=case.age_group, priority=case.priority)
+        db_session().commit()
+        flash("Classification saved.")
+    return _back(case)

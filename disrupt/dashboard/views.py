@@ -1,21 +1,131 @@
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template
+import json
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
 from disrupt.accounts.views import role_required
-from disrupt.dashboard.services import takedown_statistics
-from disrupt.web import db_session
+from disrupt.dashboard import charts
+from disrupt.dashboard.forms import StatisticsFilterForm
+from disrupt.dashboard.jobs import fold_changed_urls
+from disrupt.dashboard.report import report_years, transparency_report
+from disrupt.dashboard.services import platform_list, resolve_period, takedown_statistics
+from disrupt.dashboard.tables import TABLE_IDS, dashboard_tables, display_value, raw_value
+from disrupt.web import database, db_session, now
 
 bp = Blueprint("dashboard", __name__, url_prefix="/console/dashboard")
+
+
+def _pct(value: float) -> str:
+    return f"{value * 100:.0f} %"
+
+
+def _fold_before_reading() -> None:
+    """Count what changed since the worker's last fold, up to STATS_FOLD_ON_VIEW URLs."""
+    limit = int(current_app.config["STATS_FOLD_ON_VIEW"])
+    if limit > 0 and fold_changed_urls(database(), current_app.config, max_urls=limit):
+        # End the request's read transaction (opened by the login check) so that the
+        # reads below see the fold (SQLite keeps a read snapshot until the transaction ends).
+        db_session().commit()
+
+
+def _selection() -> tuple[StatisticsFilterForm, dict[str, Any], bool]:
+    form = StatisticsFilterForm(formdata=request.args)
+    platforms = platform_list(db_session())
+    form.platform.choices = [("", "All platforms")] + [(str(p[0]), p[1]) for p in platforms]
+    valid = form.validate()
+    current = now()
+    selection: dict[str, Any] = {"since": None, "until": None, "platform_id": None,
+                                 "by": "month"}
+    if valid:
+        period = form.period.data
+        since, until = resolve_period(None if period in ("all", "custom") else period,
+                                      form.at.data or current.date(),
+                                      form.since.data if period == "custom" else None,
+                                      form.until.data if period == "custom" else None)
+        selection.update(since=since, until=until, by=form.by.data,
+                         platform_id=int(form.platform.data) if form.platform.data else None)
+    return form, selection, valid
+
+
+def _statistics(selection: dict[str, Any]) -> dict[str, Any]:
+    return takedown_statistics(db_session(), now=now(), **selection)
+
+
+def _charts(stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "trend": charts.line_chart(
+            "chart-trend", "Takedown rate by period of the first request",
+            [(row["period"], row["takedown_rate"]) for row in stats["trend"]], fmt=_pct),
+        "platforms": charts.bar_chart(
+            "chart-platforms", "Takedown rate per platform",
+            [(row["platform"], row["takedown_rate"]) for row in stats["platforms"]],
+            maximum=1.0, fmt=_pct),
+        "time": charts.bar_chart(
+            "chart-time", "URLs by time to removal (upper bound)",
+            [(row["label"], row["upper_bound"]) for row in stats["time_to_removal"]]),
+        "funnel": charts.bar_chart(
+            "chart-funnel", "Funnel",
+            [(row["label"], row["count"]) for row in stats["funnel"]]),
+    }
 
 
 @bp.get("/")
 @role_required()
 def index():  # type: ignore[no-untyped-def]
-    return render_template("dashboard/index.html", stats=takedown_statistics(db_session()))
+    _fold_before_reading()
+    form, selection, valid = _selection()
+    stats = _statistics(selection)
+    return render_template(
+        "dashboard/index.html", form=form, stats=stats, tables=dashboard_tables(stats),
+        charts=_charts(stats), display_value=display_value, raw_value=raw_value,
+        query=request.args.to_dict(), years=report_years(db_session(), now()),
+    ), (200 if valid else 400)
 
 
 @bp.get("/stats.json")
 @role_required()
 def stats_json():  # type: ignore[no-untyped-def]
-    return jsonify(takedown_statistics(db_session()))
+    _fold_before_reading()
+    form, selection, valid = _selection()
+    if not valid:
+        return jsonify({"errors": form.errors}), 400
+    return jsonify(_statistics(selection))
+
+
+@bp.get("/export/<table_id>.<fmt>")
+@role_required()
+def export(table_id: str, fmt: str):  # type: ignore[no-untyped-def]
+    if table_id not in TABLE_IDS or fmt not in ("csv", "json"):
+        abort(404)
+    _fold_before_reading()
+    form, selection, valid = _selection()
+    if not valid:
+        return jsonify({"errors": form.errors}), 400
+    table = next(t for t in dashboard_tables(_statistics(selection)) if t.id == table_id)
+    if fmt == "json":
+        return jsonify(table.to_json())
+    return Response(table.to_csv(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="disrupt-{table_id}.csv"'})
+
+
+@bp.get("/report/<int:year>")
+@role_required()
+def report(year: int):  # type: ignore[no-untyped-def]
+    if not 2000 <= year <= 2100:
+        abort(404)
+    _fold_before_reading()
+    figures = transparency_report(db_session(), year=year, now=now())
+    return render_template("dashboard/report.html", report=figures, display_value=display_value,
+                           standalone_css=None)
+
+
+@bp.get("/report/<int:year>.json")
+@role_required()
+def report_json(year: int):  # type: ignore[no-untyped-def]
+    if not 2000 <= year <= 2100:
+        abort(404)
+    _fold_before_reading()
+    figures = transparency_report(db_session(), year=year, now=now())
+    return Response(json.dumps(figures, sort_keys=True), mimetype="application/json")

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+from disrupt.db import utcnow
 from disrupt.demo.simulator import NoticeMailbox, SimulatedPlatform
 
 TIME_SCALE = "1/3600"
@@ -19,7 +20,7 @@ def _status_line(db) -> str:  # type: ignore[no-untyped-def]
     from disrupt.dashboard.services import takedown_statistics
 
     with db.session() as session:
-        overall = takedown_statistics(session)["overall"]
+        overall = takedown_statistics(session, now=utcnow())["overall"]
     rate = overall["takedown_rate"]
     shown = "—" if rate is None else f"{rate * 100:.1f} %"
     return (f"takedown rate {shown}: removed {overall['removed']}, online {overall['online']}, "
@@ -30,6 +31,7 @@ def _status_line(db) -> str:  # type: ignore[no-untyped-def]
 def run_demo(*, port: int, instance: Path, duration: float | None = None,
              host: str = "127.0.0.1") -> None:
     from disrupt import create_app
+    from disrupt.accounts.totp import format_secret
     from disrupt.db import utcnow
     from disrupt.demo.seed import seed_demo
     from disrupt.migrate import upgrade
@@ -56,7 +58,9 @@ def run_demo(*, port: int, instance: Path, duration: float | None = None,
         "DISRUPT_SMTP_HOST": "127.0.0.1",
         "DISRUPT_SMTP_PORT": str(mailbox.port),
         "DISRUPT_WORKER_TICK_SECONDS": "1",
+        "DISRUPT_STATS_FOLD_SECONDS": "1",  # the dashboard follows the compressed time
         "DISRUPT_CHECK_TIMEOUT": "5",
+        "DISRUPT_HOST_SPACING_SECONDS": "0.2",  # politeness compressed like the intervals
         "DISRUPT_ORGANISATION_NAME": "DISRUPT demo hotline",
         "DISRUPT_TRUSTED_FLAGGER": "1",
     }
@@ -81,6 +85,9 @@ def run_demo(*, port: int, instance: Path, duration: float | None = None,
                          stderr=subprocess.DEVNULL),
     ]
     base = f"http://{host}:{port}"
+    code_command = (f"DISRUPT_INSTANCE_PATH={instance} "
+                    f"DISRUPT_DATABASE_URL={env['DISRUPT_DATABASE_URL']} "
+                    f"{Path(sys.executable).parent / 'disrupt'} totp-code")
     print(f"""
 DISRUPT demo — everything runs on this machine; intervals are compressed (1 h = 1 s).
 
@@ -88,6 +95,11 @@ DISRUPT demo — everything runs on this machine; intervals are compressed (1 h 
   Caseworker console  {base}/console/
     admin       {logins.admin_email}  password {logins.admin_password}
     caseworker  {logins.caseworker_email}  password {logins.caseworker_password}
+    Second factor (asked after the password): add a key to an authenticator app
+      admin       {format_secret(logins.admin_totp_secret)}
+      caseworker  {format_secret(logins.caseworker_totp_secret)}
+    or print the current code from another terminal:
+      {code_command} {logins.caseworker_email}
   Dashboard           {base}/console/dashboard/
 
 Simulated platforms (they receive the notices the demo sends for its seeded cases):
@@ -96,7 +108,9 @@ Simulated platforms (they receive the notices the demo sends for its seeded case
   Slowtube  {platforms['Slowtube'].base_url}  e-mail notices, never removes anything
   SMTP server for notices: 127.0.0.1:{mailbox.port}
 
-Within a minute the dashboard shows a takedown rate from real checks. Ctrl-C stops it all.
+Within a minute the dashboard shows a takedown rate from real checks. Slowtube's requests
+pass their 48 h (48 s) deadline and show under Requests as overdue, with a follow-up button.
+Ctrl-C stops it all.
 """, flush=True)
 
     stop = False

@@ -10,10 +10,11 @@ from io import BytesIO
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
-from disrupt.accounts.services import create_user
+from disrupt.accounts.services import create_user, enrol_totp
 from disrupt.cases.services import SubmittedHash
 from disrupt.demo.simulator import NoticeMailbox, SimulatedPlatform
 from disrupt.hashing.pipeline import hash_image_bytes
+from disrupt.platforms.catalogue import import_catalogue
 from disrupt.platforms.services import Notifier, add_platform, queue_removal_request
 from disrupt.security import DataCipher
 from disrupt.victims.services import open_case
@@ -25,6 +26,9 @@ class DemoLogins:
     admin_password: str
     caseworker_email: str
     caseworker_password: str
+    # Second factor, set up in advance so the demo prints what an authenticator app needs.
+    admin_totp_secret: str = ""
+    caseworker_totp_secret: str = ""
 
 
 def demo_image(seed: int) -> bytes:
@@ -53,16 +57,21 @@ def seed_demo(
 ) -> DemoLogins:
     logins = DemoLogins("admin@demo.disrupt.test", secrets.token_urlsafe(12),
                         "caseworker@demo.disrupt.test", secrets.token_urlsafe(12))
-    create_user(session, email=logins.admin_email, name="Demo admin",
-                password=logins.admin_password, role="admin", now=now)
+    admin = create_user(session, email=logins.admin_email, name="Demo admin",
+                        password=logins.admin_password, role="admin", now=now)
     caseworker = create_user(session, email=logins.caseworker_email, name="Demo caseworker",
                              password=logins.caseworker_password, role="caseworker", now=now)
+    session.flush()
+    logins.admin_totp_secret, _ = enrol_totp(session, admin, cipher, now)
+    logins.caseworker_totp_secret, _ = enrol_totp(session, caseworker, cipher, now)
     picshare, cliphub, slowtube = (platforms[n] for n in ("PicShare", "ClipHub", "Slowtube"))
     registry = {
         "PicShare": add_platform(session, name="PicShare", domains=[picshare.ip],
                                  channel="email",
                                  contact=mailbox.register("abuse@picshare.demo", picshare),
-                                 jurisdiction="EU", deadline_hours=24),
+                                 jurisdiction="EU", deadline_hours=24,
+                                 removal_rules={"soft_404_markers": [
+                                     "This content has been removed."]}),
         "ClipHub": add_platform(session, name="ClipHub", domains=[cliphub.ip], channel="api",
                                 contact=cliphub.notice_endpoint, jurisdiction="US",
                                 default_legal_basis="take_it_down"),
@@ -71,6 +80,7 @@ def seed_demo(
                                  contact=mailbox.register("legal@slowtube.demo", slowtube),
                                  jurisdiction="FR", default_legal_basis="lcen_art6"),
     }
+    import_catalogue(session)  # real platforms' names and domains, no contact: nothing is sent
     plans = [
         # (age group, language, [(platform, path)], send notices now)
         ("adult", "en", [("PicShare", "/photos/a1.jpg"), ("ClipHub", "/c/a2.jpg"),

@@ -4,6 +4,7 @@ after a delay, or never. Notices are de-duplicated by their idempotency key, and
 what was received is the proof that nothing arrived twice."""
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import json
@@ -44,6 +45,13 @@ class SimulatedPlatform:
     notices: list[ReceivedNotice] = field(default_factory=list)
     duplicates: int = 0
     fail_next_api_calls: int = 0
+    # What the next API calls do, in order: "error" (500, nothing recorded), "slow" (record,
+    # then answer after slow_seconds: the sender times out although the notice arrived),
+    # "ok". Then every call is "ok".
+    api_script: list[str] = field(default_factory=list)
+    slow_seconds: float = 2.0
+    api_calls: list[tuple[str, str]] = field(default_factory=list)  # (key, what happened)
+    reply_status: str | None = "acknowledged"  # the decision the API answers with
     _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -123,11 +131,16 @@ class SimulatedPlatform:
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                if platform.fail_next_api_calls > 0:
-                    platform.fail_next_api_calls -= 1
+                key = self.headers.get("Idempotency-Key", "")
+                with platform._lock:
+                    step = platform.api_script.pop(0) if platform.api_script else "ok"
+                    if platform.fail_next_api_calls > 0:
+                        platform.fail_next_api_calls -= 1
+                        step = "error"
+                    platform.api_calls.append((key, step))
+                if step == "error":
                     self._send(500, b"temporary failure")
                     return
-                key = self.headers.get("Idempotency-Key", "")
                 try:
                     payload = json.loads(body)
                     urls = [str(u) for u in payload["urls"]]
@@ -138,9 +151,15 @@ class SimulatedPlatform:
                     self._send(400, b"Idempotency-Key header required")
                     return
                 fresh = platform.receive_notice(key, urls, "api", payload.get("subject", ""))
-                self._send(202 if fresh else 200,
-                           json.dumps({"received": True, "duplicate": not fresh}).encode(),
-                           "application/json")
+                if step == "slow":
+                    time.sleep(platform.slow_seconds)
+                answer: dict[str, Any] = {"received": True, "duplicate": not fresh,
+                                          "reference": f"{platform.name}-{key[:8]}"}
+                if platform.reply_status:
+                    answer["status"] = platform.reply_status
+                with contextlib.suppress(OSError):  # the sender gave up waiting ("slow")
+                    self._send(202 if fresh else 200, json.dumps(answer).encode(),
+                               "application/json")
 
         self._server = ThreadingHTTPServer((self.ip, port), Handler)
         self._server.daemon_threads = True

@@ -12,11 +12,17 @@ from typing import Any
 
 import httpx
 
-from disrupt.platforms.models import RemovalRequest
+from disrupt.platforms.models import REPLY_STATUSES, RemovalRequest
+from disrupt.platforms.services import PlatformReply
+
+# A 4xx answer a retry cannot change; the others (408, 409, 425, 429) are worth retrying.
+_RETRYABLE_4XX = {408, 409, 425, 429}
 
 
 class DeliveryError(Exception):
-    pass
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 def message_id(request: RemovalRequest, sender: str) -> str:
@@ -38,21 +44,37 @@ def build_email(request: RemovalRequest, config: Any) -> EmailMessage:
 
 
 def send_email(request: RemovalRequest, config: Any) -> None:
-    msg = build_email(request, config)
+    transmit(build_email(request, config), config, key=request.idempotency_key)
+
+
+def send_internal_email(config: Any, *, to: str, subject: str, body: str, key: str) -> None:
+    """A message to the organisation's own staff (escalations), same transport as notices."""
+    msg = EmailMessage()
+    sender = config["ORGANISATION_EMAIL"]
+    msg["From"] = f'{config["ORGANISATION_NAME"]} <{sender}>'
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{key}@{sender.rsplit('@', 1)[-1] or 'disrupt.invalid'}>"
+    msg.set_content(body)
+    transmit(msg, config, key=key)
+
+
+def transmit(msg: EmailMessage, config: Any, *, key: str) -> None:
     if config["MAIL_TRANSPORT"] == "outbox":
         folder = Path(config["OUTBOX_DIR"])
         folder.mkdir(parents=True, exist_ok=True)
         # Named by the key: a repeated delivery overwrites instead of duplicating.
-        (folder / f"{request.idempotency_key}.eml").write_bytes(msg.as_bytes())
+        (folder / f"{key}.eml").write_bytes(msg.as_bytes())
         return
+    timeout = float(config["SEND_TIMEOUT_SECONDS"])
     try:
         if config["SMTP_SSL"]:
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                config["SMTP_HOST"], config["SMTP_PORT"], timeout=30,
+                config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout,
                 context=ssl.create_default_context(),
             )
         else:
-            smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=30)
+            smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout)
         with smtp:
             if config["SMTP_STARTTLS"]:
                 smtp.starttls(context=ssl.create_default_context())
@@ -80,7 +102,7 @@ def api_payload(request: RemovalRequest, config: Any) -> dict[str, Any]:
     }
 
 
-def send_api(request: RemovalRequest, config: Any) -> None:
+def send_api(request: RemovalRequest, config: Any) -> PlatformReply | None:
     try:
         response = httpx.post(
             request.recipient or "",
@@ -88,18 +110,45 @@ def send_api(request: RemovalRequest, config: Any) -> None:
             headers={"Content-Type": "application/json",
                      "Idempotency-Key": request.idempotency_key,
                      "User-Agent": config["USER_AGENT"]},
-            timeout=30,
+            timeout=float(config["SEND_TIMEOUT_SECONDS"]),
         )
     except httpx.HTTPError as exc:
         raise DeliveryError(f"API: {type(exc).__name__}: {exc}") from exc
     if response.status_code >= 300:
-        raise DeliveryError(f"API: HTTP {response.status_code}: {response.text[:200]}")
+        permanent = 400 <= response.status_code < 500 and \
+            response.status_code not in _RETRYABLE_4XX
+        raise DeliveryError(f"API: HTTP {response.status_code}: {response.text[:200]}",
+                            permanent=permanent)
+    return api_reply(response)
 
 
-def deliver(request: RemovalRequest, config: Any) -> None:
+def api_reply(response: httpx.Response) -> PlatformReply | None:
+    """The platform's answer, when its JSON body carries one (README, "Platform API"):
+    {"status": "acknowledged|actioned|rejected", "reason": "…", "reference": "…"}."""
+    try:
+        answer = response.json()
+    except ValueError:
+        return None
+    if not isinstance(answer, dict):
+        return None
+    status = answer.get("status")
+    reason, reference = answer.get("reason"), answer.get("reference")
+    reply = PlatformReply(
+        status=status if status in REPLY_STATUSES else None,
+        reason=str(reason)[:2000] if reason else None,
+        reference=str(reference)[:120] if reference else None,
+    )
+    if reply.status == "rejected" and not reply.reason:
+        reply = PlatformReply("rejected", "no reason given", reply.reference)
+    return reply if reply.status or reply.reference else None
+
+
+def deliver(request: RemovalRequest, config: Any) -> PlatformReply | None:
+    """Send the notice once; returns what the platform answered, if anything."""
     if request.channel == "email":
         send_email(request, config)
-    elif request.channel == "api":
-        send_api(request, config)
-    else:
-        raise DeliveryError(f"channel {request.channel!r} is not sent automatically")
+        return None
+    if request.channel == "api":
+        return send_api(request, config)
+    raise DeliveryError(f"channel {request.channel!r} is not sent automatically",
+                        permanent=True)

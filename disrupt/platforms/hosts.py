@@ -105,3 +105,62 @@ def domain_candidates(host: str) -> list[str]:
     labels = h.split(".")
     stop = len(labels) - base.count(".") - 1
     return [".".join(labels[i:]) for i in range(stop + 1)]
+
+
+# --- platform matching beyond the registrable domain --------------------------------------
+# The list's private section names suffixes run by one operator (github.io, blogspot.com,
+# s3.amazonaws.com): every user site under them is hosted by that operator, so a notice about
+# alice.github.io goes to the platform registered for github.io unless a more specific
+# platform is registered. ICANN suffixes (com, co.uk) are never a platform's domain.
+
+_PRIVATE_MARKER = "===BEGIN PRIVATE DOMAINS==="
+
+
+@lru_cache(maxsize=1)
+def _icann_psl() -> publicsuffix2.PublicSuffixList:
+    lines = []
+    with open(publicsuffix2.PSL_FILE, encoding="utf-8") as fh:
+        for line in fh:
+            if _PRIVATE_MARKER in line:
+                break
+            lines.append(line)
+    return publicsuffix2.PublicSuffixList(lines, idna=True)
+
+
+def icann_registrable_domain(host: str) -> str | None:
+    """The registrable domain under the ICANN section only ("github.io" for "a.github.io")."""
+    h = _canonical_host(host)
+    if not h or _ip_literal(h) is not None:
+        return None
+    suffix = _icann_psl().get_tld(h, wildcard=True)
+    if suffix is None or h == suffix:
+        return None
+    labels = h.split(".")
+    return ".".join(labels[-(suffix.count(".") + 2):])
+
+
+def is_icann_public_suffix(host: str) -> bool:
+    """True for "com", "co.uk", "b.kawasaki.jp": names no single platform can own."""
+    h = _canonical_host(host)
+    if not h or _ip_literal(h) is not None:
+        return False
+    return _icann_psl().get_tld(h, wildcard=True) == h
+
+
+def platform_candidates(host: str) -> list[str]:
+    """``domain_candidates(host)`` followed by the private-section suffixes above it, down to
+    the ICANN registrable domain, most specific first.
+
+    "x.alice.github.io" → ["x.alice.github.io", "alice.github.io", "github.io"];
+    "bucket.s3.amazonaws.com" → [..., "s3.amazonaws.com", "amazonaws.com"];
+    "cdn.example.co.uk" → ["cdn.example.co.uk", "example.co.uk"] (never "co.uk").
+    """
+    candidates = domain_candidates(host)
+    if not candidates or _ip_literal(candidates[0]) is not None:
+        return candidates
+    operator = icann_registrable_domain(candidates[0])
+    if operator is None or operator in candidates:
+        return candidates
+    labels = candidates[-1].split(".")
+    stop = len(labels) - operator.count(".") - 1
+    return candidates + [".".join(labels[i:]) for i in range(1, stop + 1)]

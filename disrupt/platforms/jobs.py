@@ -1,15 +1,20 @@
-"""Worker job: send queued notices from the outbox. Owns its transactions."""
+"""Worker jobs: send queued notices from the outbox, raise overdue requests. Own their
+transactions."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from disrupt.accounts.services import record_audit
 from disrupt.db import Database
-from disrupt.platforms.channels import DeliveryError, deliver
+from disrupt.platforms.channels import DeliveryError, deliver, send_internal_email
+from disrupt.platforms.deadlines import raise_overdue
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import (
+    PlatformReply,
     claim_queued_requests,
     record_delivery,
     record_failed_delivery,
@@ -17,11 +22,18 @@ from disrupt.platforms.services import (
 
 log = logging.getLogger(__name__)
 
+CRASH_EXIT_STATUS = 70
+
 
 def send_queued_notices(
     db: Database, config: Any, *, worker: str, now: Callable[[], datetime]
 ) -> int:
-    """Send every due queued notice once; failures back off and stay queued."""
+    """Send every due queued notice once; failures back off and stay queued.
+
+    A crash after a delivery and before its commit leaves the request queued under this
+    worker's lease: it is sent again later with the same idempotency key (Message-ID,
+    Idempotency-Key header), which the receiver uses to drop the repeat.
+    """
     lease = timedelta(seconds=config["LEASE_SECONDS"])
     with db.session(claim=True) as session:
         ids = claim_queued_requests(session, worker=worker, now=now(), lease=lease)
@@ -30,25 +42,58 @@ def send_queued_notices(
     for request_id in ids:
         with db.session() as session:
             request = session.get(RemovalRequest, request_id)
-            if request is None or request.lease_owner != worker:
+            if request is None or request.lease_owner != worker or request.status != "queued":
                 continue
             _ = request.urls, request.platform  # loaded before the session closes
-        error: str | None = None
+        error: DeliveryError | None = None
+        reply: PlatformReply | None = None
         try:
-            deliver(request, config)  # outside any transaction: SQLite stays writable
+            reply = deliver(request, config)  # outside any transaction: SQLite stays writable
         except DeliveryError as exc:
             log.warning("notice %s not delivered: %s", request_id, exc)
-            error = str(exc)
+            error = exc
+        if error is None and config.get("TEST_CRASH_AFTER_DELIVERY"):
+            os._exit(CRASH_EXIT_STATUS)  # the test hook: die between the send and the commit
         with db.session(claim=True) as session:
             request = session.get(RemovalRequest, request_id)
             if error is None:
                 sent += record_delivery(session, request, worker=worker, now=now(),
-                                        scale=float(config["TIME_SCALE"]))
+                                        scale=float(config["TIME_SCALE"]), reply=reply)
             else:
                 record_failed_delivery(
-                    session, request, worker=worker, error=error, now=now(),
+                    session, request, worker=worker, error=str(error), now=now(),
                     retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]),
-                    max_attempts=config["SEND_MAX_ATTEMPTS"],
+                    max_attempts=config["SEND_MAX_ATTEMPTS"], permanent=error.permanent,
                 )
             session.commit()
     return sent
+
+
+def raise_overdue_requests(db: Database, config: Any, *, now: Callable[[], datetime]) -> int:
+    """Escalate requests whose deadline passed: once each, in the audit log, on the console's
+    "Needs attention" list, and by e-mail to ESCALATION_EMAIL when it is set."""
+    at = now()
+    with db.session(claim=True) as session:
+        raised = raise_overdue(session, now=at)
+        lines = []
+        for request in raised:
+            record_audit(session, action="removal_request_overdue", now=at, actor_kind="system",
+                         record=request, case_id=request.case_id,
+                         platform=request.platform.name,
+                         deadline_at=request.deadline_at.isoformat())
+            lines.append(f"- request {request.id} to {request.platform.name} (case "
+                         f"{request.case_id}), deadline {request.deadline_at:%Y-%m-%d %H:%M} UTC")
+        session.commit()
+    recipient = config.get("ESCALATION_EMAIL")
+    if raised and recipient:
+        body = ("These removal requests passed their deadline without a decision from the "
+                "platform. Open the console's \"Needs attention\" page to send a follow-up.\n\n"
+                + "\n".join(lines) + "\n")
+        key = f"overdue-{at:%Y%m%d%H%M%S%f}-{raised[0].id}"
+        try:
+            send_internal_email(config, to=recipient, key=key,
+                                subject=f"DISRUPT: {len(raised)} removal request(s) overdue",
+                                body=body)
+        except DeliveryError as exc:  # the console list is the record; the mail is a nudge
+            log.warning("escalation e-mail not sent: %s", exc)
+    return len(raised)

@@ -11,6 +11,9 @@ from disrupt.db import Base
 CHANNELS = ("email", "api", "webform", "none")
 LEGAL_BASES = ("dsa_art16", "take_it_down", "lcen_art6")
 REQUEST_STATUSES = ("draft", "queued", "sent", "acknowledged", "actioned", "rejected", "failed")
+REPLY_STATUSES = ("acknowledged", "actioned", "rejected")
+# A request still waiting for the platform to act: its deadline can pass.
+AWAITING_ACTION = ("sent", "acknowledged")
 
 
 class Platform(Base):
@@ -24,7 +27,14 @@ class Platform(Base):
     deadline_hours: Mapped[int] = mapped_column(default=48)
     trusted_flagger: Mapped[bool] = mapped_column(default=False)
     default_legal_basis: Mapped[str] = mapped_column(String(20), default="dsa_art16")
+    # Lists of strings under the keys of platforms.services.RULE_KEYS, read by the URL
+    # checker (disrupt/monitoring/rules.py).
     removal_rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Politeness of URL checks on this platform's hosts; None = the settings' defaults
+    # (HOST_CONCURRENCY, HOST_SPACING_SECONDS).
+    check_concurrency: Mapped[int | None]
+    check_spacing_seconds: Mapped[float | None]
+    notes: Mapped[str | None] = mapped_column(Text)
 
     domains: Mapped[list[PlatformDomain]] = relationship(
         back_populates="platform", cascade="all, delete-orphan", order_by="PlatformDomain.domain"
@@ -75,9 +85,40 @@ class RemovalRequest(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
-    deadline_at: Mapped[datetime | None]
+    deadline_at: Mapped[datetime | None] = mapped_column(index=True)
+    explanation: Mapped[str | None] = mapped_column(Text)  # the caseworker's added paragraph
+    replied_at: Mapped[datetime | None]
+    reply_reason: Mapped[str | None] = mapped_column(Text)
+    platform_reference: Mapped[str | None] = mapped_column(String(120))
+    escalated_at: Mapped[datetime | None]
+    follow_up_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("removal_requests.id", ondelete="SET NULL"), index=True
+    )
 
     platform: Mapped[Platform] = relationship()
     urls: Mapped[list[ReportedURL]] = relationship(  # noqa: F821
         secondary=removal_request_urls, order_by="ReportedURL.id"
     )
+    replies: Mapped[list[RequestReply]] = relationship(
+        back_populates="request", order_by="RequestReply.id", cascade="all, delete-orphan"
+    )
+
+
+class RequestReply(Base):
+    """What a platform answered to a request: from its API response or entered by a
+    caseworker. The request's status follows the latest reply."""
+
+    __tablename__ = "request_replies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("removal_requests.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(15))
+    reason: Mapped[str | None] = mapped_column(Text)
+    platform_reference: Mapped[str | None] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(12))  # api / caseworker
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    received_at: Mapped[datetime]
+
+    request: Mapped[RemovalRequest] = relationship(back_populates="replies")

@@ -1,43 +1,253 @@
-"""Platform registry, notices and the outbox. Takes a session and `now`; never commits."""
+"""Platform registry, removal requests and the outbox. Takes a session and `now`; never
+commits."""
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
+from typing import Any
 
-import jinja2
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
-from disrupt.paths import templates_dir
-from disrupt.platforms.hosts import domain_candidates
-from disrupt.platforms.models import LEGAL_BASES, Platform, PlatformDomain, RemovalRequest
+from disrupt.platforms.hosts import domain_candidates, is_icann_public_suffix, platform_candidates
+from disrupt.platforms.models import (
+    CHANNELS,
+    LEGAL_BASES,
+    REPLY_STATUSES,
+    Platform,
+    PlatformDomain,
+    RemovalRequest,
+    RequestReply,
+)
+from disrupt.platforms.notices import (
+    LEGAL_BASIS_NAMES,
+    NOTICE_LANGUAGES,
+    NoticeError,
+    NoticeInvalid,
+    Notifier,
+    clean_explanation,
+    render_follow_up,
+    render_notice,
+    render_notice_text,
+)
 
-LEGAL_BASIS_NAMES = {
-    "dsa_art16": "EU Digital Services Act, art. 16",
-    "take_it_down": "US TAKE IT DOWN Act",
-    "lcen_art6": "LCEN art. 6 (France)",
-}
-NOTICE_LANGUAGES = ("en", "fr")
+__all__ = [
+    "LEGAL_BASIS_NAMES", "NOTICE_LANGUAGES", "NoticeError", "NoticeInvalid", "Notifier",
+    "PlatformError", "PlatformReply", "RemovalRules", "add_platform", "claim_queued_requests",
+    "queue_follow_up", "queue_removal_request", "record_delivery", "record_failed_delivery",
+    "record_reply", "render_notice", "render_notice_text", "platform_for_host",
+    "retry_failed_request", "update_platform",
+]
+
+RULE_KEYS = ("soft_404_markers", "placeholder_redirects", "placeholder_digests")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
-class NoticeError(ValueError):
-    pass
+class PlatformError(ValueError):
+    """Bad platform data; ``field`` names the form field it concerns, when one does."""
 
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --- registry -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Notifier:
-    """The organisation sending notices (from the settings)."""
+class RemovalRules:
+    """What the URL checker treats as "removed" on this platform (DESIGN.md §6)."""
 
-    name: str
-    email: str
-    trusted_flagger: bool
+    soft_404_markers: tuple[str, ...] = ()      # text on a page that says it is gone
+    placeholder_redirects: tuple[str, ...] = ()  # URL prefixes a removed item redirects to
+    placeholder_digests: tuple[str, ...] = ()    # SHA-256 of placeholder media
+
+    @classmethod
+    def of(cls, platform: Platform | None) -> RemovalRules:
+        rules = (platform.removal_rules if platform is not None else None) or {}
+        return cls(**{key: tuple(rules.get(key) or ()) for key in RULE_KEYS})
+
+
+def normalize_removal_rules(raw: Any) -> dict[str, list[str]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise PlatformError("removal_rules must be a mapping")
+    unknown = set(raw) - set(RULE_KEYS)
+    if unknown:
+        raise PlatformError(f"unknown removal rule {sorted(unknown)[0]!r} "
+                            f"(known: {', '.join(RULE_KEYS)})", "removal_rules")
+    rules: dict[str, list[str]] = {}
+    for key in RULE_KEYS:
+        values = raw.get(key) or []
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise PlatformError(f"removal rule {key} must be a list of text", key)
+        values = [v.strip() for v in values if v.strip()]
+        if key == "placeholder_digests":
+            values = [v.lower() for v in values]
+            bad = [v for v in values if not _SHA256.match(v)]
+            if bad:
+                raise PlatformError(f"placeholder digest {bad[0]!r} is not a SHA-256 (64 hex)",
+                                  key)
+        if key == "placeholder_redirects":
+            bad = [v for v in values if not v.startswith(("http://", "https://"))]
+            if bad:
+                raise PlatformError(f"placeholder redirect {bad[0]!r} is not an http(s) URL",
+                                  key)
+        if values:
+            rules[key] = list(dict.fromkeys(values))
+    return rules
+
+
+def normalize_domain(raw: str) -> str:
+    """A platform domain in canonical form; refuses malformed names and ICANN suffixes."""
+    candidates = domain_candidates(raw)
+    if not candidates:
+        raise PlatformError(f"{raw.strip()!r} is not a domain name", "domains")
+    domain = candidates[0]
+    if is_icann_public_suffix(domain):
+        raise PlatformError(f"{domain} is a public suffix: no single platform owns it",
+                            "domains")
+    return domain
+
+
+def _check_contact(channel: str, contact: str | None) -> str | None:
+    contact = (contact or "").strip() or None
+    if contact is None:
+        return None
+    if channel == "email" and not _EMAIL.match(contact):
+        raise PlatformError(f"{contact!r} is not an e-mail address", "contact")
+    if channel in ("api", "webform") and not contact.startswith(("http://", "https://")):
+        raise PlatformError(f"{contact!r} is not an http(s) URL", "contact")
+    return contact
+
+
+def _domains_free(session: Session, domains: list[str], platform: Platform | None) -> None:
+    owners = session.execute(
+        select(PlatformDomain.domain, Platform.name)
+        .join(Platform, Platform.id == PlatformDomain.platform_id)
+        .where(PlatformDomain.domain.in_(domains))
+    ).all()
+    for domain, owner in owners:
+        if platform is None or owner != platform.name:
+            raise PlatformError(f"{domain} already belongs to {owner}", "domains")
+
+
+PLATFORM_FIELDS = ("name", "domains", "channel", "contact", "jurisdiction", "deadline_hours",
+                   "trusted_flagger", "default_legal_basis", "removal_rules", "notes")
+
+
+def _apply(session: Session, platform: Platform | None, fields: dict[str, Any]) -> Platform:
+    unknown = set(fields) - set(PLATFORM_FIELDS)
+    if unknown:
+        raise PlatformError(f"unknown platform field {sorted(unknown)[0]!r}")
+    target = platform or Platform(channel="none", deadline_hours=48, trusted_flagger=False,
+                                  default_legal_basis="dsa_art16", removal_rules={})
+    name = str(fields.get("name", target.name or "")).strip()
+    if not name or len(name) > 120:
+        raise PlatformError("a platform needs a name of at most 120 characters", "name")
+    clash = session.scalar(select(Platform).where(Platform.name == name))
+    if clash is not None and clash is not platform:
+        raise PlatformError(f"a platform named {name} exists already", "name")
+    channel = fields.get("channel", target.channel)
+    if channel not in CHANNELS:
+        raise PlatformError(f"{name}: channel must be one of {', '.join(CHANNELS)}", "channel")
+    contact = _check_contact(channel, fields.get("contact", target.contact))
+    basis = fields.get("default_legal_basis", target.default_legal_basis)
+    if basis not in LEGAL_BASES:
+        raise PlatformError(f"{name}: legal basis must be one of {', '.join(LEGAL_BASES)}",
+                            "default_legal_basis")
+    hours = fields.get("deadline_hours", target.deadline_hours)
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24 * 90:
+        raise PlatformError(f"{name}: deadline_hours must be a whole number from 1 to 2160",
+                            "deadline_hours")
+    jurisdiction = (fields.get("jurisdiction", target.jurisdiction) or "").strip() or None
+    if jurisdiction is not None and len(jurisdiction) > 10:
+        raise PlatformError(f"{name}: jurisdiction is a short code such as EU, US, FR",
+                            "jurisdiction")
+    trusted = fields.get("trusted_flagger", target.trusted_flagger)
+    if not isinstance(trusted, bool):
+        raise PlatformError(f"{name}: trusted_flagger must be true or false", "trusted_flagger")
+    rules = normalize_removal_rules(fields.get("removal_rules", target.removal_rules))
+    if "domains" in fields:
+        raw_domains = fields["domains"]
+        if isinstance(raw_domains, str) or not isinstance(raw_domains, list | tuple):
+            raise PlatformError(f"{name}: domains must be a list", "domains")
+        try:
+            domains = list(dict.fromkeys(normalize_domain(str(d)) for d in raw_domains))
+        except PlatformError as exc:
+            raise PlatformError(f"{name}: {exc}", "domains") from exc
+        if not domains:
+            raise PlatformError(f"{name}: a platform needs at least one domain", "domains")
+        _domains_free(session, domains, platform)
+    elif platform is None:
+        raise PlatformError(f"{name}: a platform needs at least one domain", "domains")
+    target.name = name
+    target.channel = channel
+    target.contact = contact
+    target.default_legal_basis = basis
+    target.deadline_hours = hours
+    target.jurisdiction = jurisdiction
+    target.trusted_flagger = trusted
+    target.removal_rules = rules
+    notes = fields.get("notes", target.notes)
+    target.notes = str(notes).strip() or None if notes is not None else None
+    if "domains" in fields:
+        existing = {d.domain: d for d in target.domains}
+        target.domains = [existing.get(d) or PlatformDomain(domain=d) for d in domains]
+    if platform is None:
+        session.add(target)
+    session.flush()
+    return target
+
+
+def add_platform(
+    session: Session, *, name: str, domains: list[str], channel: str = "email",
+    contact: str | None = None, deadline_hours: int = 48, jurisdiction: str | None = None,
+    trusted_flagger: bool = False, default_legal_basis: str = "dsa_art16",
+    removal_rules: dict | None = None, notes: str | None = None,
+) -> Platform:
+    return _apply(session, None, dict(
+        name=name, domains=domains, channel=channel, contact=contact,
+        deadline_hours=deadline_hours, jurisdiction=jurisdiction,
+        trusted_flagger=trusted_flagger, default_legal_basis=default_legal_basis,
+        removal_rules=removal_rules or {}, notes=notes,
+    ))
+
+
+def update_platform(session: Session, platform: Platform, **fields: Any) -> Platform:
+    """Change the given fields; re-attaches the reported URLs whose host now matches
+    differently."""
+    _apply(session, platform, fields)
+    if "domains" in fields:
+        reattach_urls(session)
+    return platform
+
+
+def reattach_urls(session: Session) -> int:
+    """Point every reported URL at the platform its host matches now; returns the changes."""
+    changed = 0
+    cache: dict[str, int | None] = {}
+    for url in session.scalars(select(ReportedURL)):
+        if url.host not in cache:
+            match = platform_for_host(session, url.host)
+            cache[url.host] = match.id if match is not None else None
+        if url.platform_id != cache[url.host]:
+            url.platform_id = cache[url.host]
+            changed += 1
+    return changed
 
 
 def platform_for_host(session: Session, host: str) -> Platform | None:
-    candidates = domain_candidates(host)
+    """The platform of the most specific registered domain covering ``host``: subdomains
+    match, a registered operator of a private suffix (github.io) covers its users' sites,
+    and an ICANN suffix (co.uk) never matches."""
+    candidates = platform_candidates(host)
     if not candidates:
         return None
     rows = session.execute(
@@ -45,8 +255,6 @@ def platform_for_host(session: Session, host: str) -> Platform | None:
             PlatformDomain.domain.in_(candidates)
         )
     ).all()
-    if not rows:
-        return None
     by_domain = dict(rows)
     for domain in candidates:  # most specific first
         if domain in by_domain:
@@ -54,78 +262,38 @@ def platform_for_host(session: Session, host: str) -> Platform | None:
     return None
 
 
-def add_platform(
-    session: Session, *, name: str, domains: list[str], channel: str = "email",
-    contact: str | None = None, deadline_hours: int = 48, jurisdiction: str | None = None,
-    trusted_flagger: bool = False, default_legal_basis: str = "dsa_art16",
-    removal_rules: dict | None = None,
-) -> Platform:
-    platform = Platform(
-        name=name, channel=channel, contact=contact, deadline_hours=deadline_hours,
-        jurisdiction=jurisdiction, trusted_flagger=trusted_flagger,
-        default_legal_basis=default_legal_basis, removal_rules=removal_rules or {},
-    )
-    platform.domains = [PlatformDomain(domain=d.strip().lower().rstrip(".")) for d in domains]
-    session.add(platform)
-    session.flush()
-    return platform
+# --- removal requests -----------------------------------------------------------------------
+
+def _sendable(platform: Platform) -> None:
+    if platform.channel == "none":
+        raise NoticeError(f"{platform.name} has no channel for notices yet: an admin sets it "
+                          "on the platform's page")
+    if platform.channel in ("email", "api") and not platform.contact:
+        raise NoticeError(f"{platform.name} has no contact for notices yet")
 
 
-@lru_cache(maxsize=1)
-def _notice_env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir() / "notices")),
-        autoescape=False,
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-
-
-def render_notice(
-    *, case: Case, platform: Platform, urls: list[ReportedURL], legal_basis: str,
-    language: str, notifier: Notifier, now: datetime,
-) -> tuple[str, str]:
-    """Subject and body of a notice; the template carries what the law asks for."""
-    if legal_basis not in LEGAL_BASES:
-        raise NoticeError(f"unknown legal basis {legal_basis!r}")
-    if language not in NOTICE_LANGUAGES:
-        raise NoticeError(f"no notice template in language {language!r}")
-    if not urls:
-        raise NoticeError("a notice needs at least one URL")
-    text = _notice_env().get_template(f"{legal_basis}.{language}.txt").render(
-        case=case,
-        platform=platform,
-        urls=[u.url for u in urls],
-        pdq_hashes=[h.pdq for h in case.hashes if h.pdq and h.status == "active"],
-        sha256_hashes=[h.sha256 for h in case.hashes if h.status == "active"],
-        notifier=notifier,
-        date=now.strftime("%Y-%m-%d %H:%M UTC"),
-        deadline_hours=platform.deadline_hours,
-        minor=case.is_minor,
-    )
-    subject_line, _, body = text.partition("\n")
-    if not subject_line.startswith("Subject: "):
-        raise NoticeError("notice template must start with a Subject: line")
-    return subject_line.removeprefix("Subject: ").strip(), body.lstrip("\n")
+def deadline_for(platform: Platform, sent_at: datetime, scale: float = 1.0) -> datetime:
+    return sent_at + timedelta(hours=platform.deadline_hours) * scale
 
 
 def queue_removal_request(
     session: Session, *, case: Case, platform: Platform, urls: list[ReportedURL],
     legal_basis: str, language: str, notifier: Notifier, now: datetime,
-    created_by_id: int | None = None,
+    created_by_id: int | None = None, explanation: str | None = None, scale: float = 1.0,
 ) -> RemovalRequest:
-    """Render the notice and put it in the outbox; the worker sends it."""
+    """Render and validate the notice, then put it in the outbox (e-mail, API): the worker
+    sends it. A web-form platform's notice is recorded as sent by the caseworker who pasted
+    it into the form, with its deadline from now."""
     foreign = [u.url for u in urls if u.platform_id != platform.id or u.case_id != case.id]
     if foreign:
         raise NoticeError(f"URLs not on {platform.name} in this case: {', '.join(foreign)}")
-    if platform.channel not in ("email", "api"):
-        raise NoticeError(f"{platform.name} takes notices by {platform.channel}: record it by hand")
-    if not platform.contact:
-        raise NoticeError(f"{platform.name} has no contact for notices yet")
+    _sendable(platform)
+    explanation = clean_explanation(explanation)
     subject, body = render_notice(
         case=case, platform=platform, urls=urls, legal_basis=legal_basis,
-        language=language, notifier=notifier, now=now,
+        language=language, notifier=notifier, now=now, explanation=explanation,
     )
+    manual = platform.channel == "webform"
     request = RemovalRequest(
         case_id=case.id,
         platform=platform,
@@ -133,11 +301,15 @@ def queue_removal_request(
         language=language,
         channel=platform.channel,
         recipient=platform.contact,
-        subject=subject,
+        subject=subject[:300],
         body=body,
+        explanation=explanation,
         idempotency_key=uuid.uuid4().hex,
-        status="queued",
-        next_attempt_at=now,
+        status="sent" if manual else "queued",
+        attempts=1 if manual else 0,
+        next_attempt_at=None if manual else now,
+        sent_at=now if manual else None,
+        deadline_at=deadline_for(platform, now, scale) if manual else None,
         created_by_id=created_by_id,
         created_at=now,
     )
@@ -149,14 +321,67 @@ def queue_removal_request(
     return request
 
 
+def queue_follow_up(
+    session: Session, original: RemovalRequest, *, now: datetime,
+    created_by_id: int | None = None, scale: float = 1.0,
+) -> RemovalRequest:
+    """A reminder to the platform quoting the original notice, through the same channel."""
+    if original.sent_at is None:
+        raise NoticeError("only a request that was sent can be followed up")
+    platform = original.platform
+    _sendable(platform)
+    subject, body = render_follow_up(original, language=original.language, now=now)
+    manual = platform.channel == "webform"
+    follow_up = RemovalRequest(
+        case_id=original.case_id,
+        platform=platform,
+        legal_basis=original.legal_basis,
+        language=original.language,
+        channel=platform.channel,
+        recipient=platform.contact,
+        subject=subject[:300],
+        body=body,
+        idempotency_key=uuid.uuid4().hex,
+        status="sent" if manual else "queued",
+        attempts=1 if manual else 0,
+        next_attempt_at=None if manual else now,
+        sent_at=now if manual else None,
+        deadline_at=deadline_for(platform, now, scale) if manual else None,
+        created_by_id=created_by_id,
+        created_at=now,
+        follow_up_of_id=original.id,
+        platform_reference=original.platform_reference,
+    )
+    follow_up.urls = list(original.urls)
+    session.add(follow_up)
+    return follow_up
+
+
+def retry_failed_request(session: Session, request: RemovalRequest, *, now: datetime) -> None:
+    """Put a failed request back in the outbox (after its contact was fixed, say)."""
+    if request.status != "failed":
+        raise NoticeError("only a failed request can be retried")
+    _sendable(request.platform)
+    request.status = "queued"
+    request.channel = request.platform.channel
+    request.recipient = request.platform.contact
+    request.attempts = 0
+    request.next_attempt_at = now
+    request.lease_owner = None
+    request.lease_expires_at = None
+
+
+# --- the outbox -----------------------------------------------------------------------------
+
 def claim_queued_requests(
     session: Session, *, worker: str, now: datetime, lease: timedelta, limit: int = 20
 ) -> list[int]:
-    """Lease due requests to this worker; another worker takes them over if the lease lapses."""
+    """Lease due requests to this worker; another worker takes them over if the lease lapses.
+    A worker restarted under the same name takes its own leases back at once."""
+    free = or_(RemovalRequest.lease_expires_at.is_(None), RemovalRequest.lease_expires_at < now,
+               RemovalRequest.lease_owner == worker)
     due = select(RemovalRequest.id).where(
-        RemovalRequest.status == "queued",
-        RemovalRequest.next_attempt_at <= now,
-        or_(RemovalRequest.lease_expires_at.is_(None), RemovalRequest.lease_expires_at < now),
+        RemovalRequest.status == "queued", RemovalRequest.next_attempt_at <= now, free,
     ).order_by(RemovalRequest.next_attempt_at, RemovalRequest.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
@@ -165,43 +390,86 @@ def claim_queued_requests(
         return []
     session.execute(
         update(RemovalRequest)
-        .where(RemovalRequest.id.in_(ids), or_(RemovalRequest.lease_expires_at.is_(None),
-                                               RemovalRequest.lease_expires_at < now))
+        .where(RemovalRequest.id.in_(ids), free)
         .values(lease_owner=worker, lease_expires_at=now + lease)
+        .execution_options(synchronize_session=False)
     )
     return list(session.scalars(select(RemovalRequest.id).where(
         RemovalRequest.id.in_(ids), RemovalRequest.lease_owner == worker)))
 
 
+@dataclass(frozen=True)
+class PlatformReply:
+    """What a platform said about a request (in its API answer, or to a caseworker)."""
+
+    status: str | None = None       # acknowledged / actioned / rejected
+    reason: str | None = None
+    reference: str | None = None    # the platform's own ticket number
+
+
 def record_delivery(
-    session: Session, request: RemovalRequest, *, worker: str, now: datetime, scale: float = 1.0
+    session: Session, request: RemovalRequest, *, worker: str, now: datetime, scale: float = 1.0,
+    reply: PlatformReply | None = None,
 ) -> bool:
-    if request.lease_owner != worker:
+    if request.lease_owner != worker or request.status != "queued":
         return False
     request.status = "sent"
     request.attempts += 1
     request.sent_at = now
-    request.deadline_at = now + timedelta(hours=request.platform.deadline_hours) * scale
+    request.deadline_at = deadline_for(request.platform, now, scale)
     request.last_error = None
+    request.next_attempt_at = None
     request.lease_owner = None
     request.lease_expires_at = None
+    if reply is not None and reply.reference:
+        request.platform_reference = reply.reference[:120]
+    if reply is not None and reply.status in REPLY_STATUSES:
+        record_reply(session, request, status=reply.status, reason=reply.reason,
+                     reference=reply.reference, source="api", now=now)
     return True
 
 
 def record_failed_delivery(
     session: Session, request: RemovalRequest, *, worker: str, error: str, now: datetime,
-    retry_after: timedelta, max_attempts: int,
+    retry_after: timedelta, max_attempts: int, permanent: bool = False,
 ) -> bool:
-    """Back off and retry; after max_attempts the request is failed and shown as such."""
-    if request.lease_owner != worker:
+    """Back off and retry; after max_attempts (or a refusal that a retry cannot fix) the
+    request is failed and shown as such."""
+    if request.lease_owner != worker or request.status != "queued":
         return False
     request.attempts += 1
     request.last_error = error[:500]
     request.lease_owner = None
     request.lease_expires_at = None
-    if request.attempts >= max_attempts:
+    if permanent or request.attempts >= max_attempts:
         request.status = "failed"
         request.next_attempt_at = None
     else:
         request.next_attempt_at = now + retry_after * (2 ** (request.attempts - 1))
     return True
+
+
+def record_reply(
+    session: Session, request: RemovalRequest, *, status: str, now: datetime,
+    reason: str | None = None, reference: str | None = None, source: str = "caseworker",
+    author_id: int | None = None,
+) -> RequestReply:
+    """The platform acknowledged, actioned or rejected the request (a rejection needs its
+    reason)."""
+    if status not in REPLY_STATUSES:
+        raise NoticeError(f"a reply is one of {', '.join(REPLY_STATUSES)}")
+    reason = (reason or "").strip() or None
+    reference = (reference or "").strip()[:120] or None
+    if status == "rejected" and not reason:
+        raise NoticeError("a rejection needs the reason the platform gave")
+    if request.sent_at is None:
+        raise NoticeError("this request has not been sent yet")
+    reply = RequestReply(status=status, reason=reason, platform_reference=reference,
+                         source=source, author_id=author_id, received_at=now)
+    request.replies.append(reply)
+    request.status = status
+    request.replied_at = now
+    request.reply_reason = reason
+    if reference:
+        request.platform_reference = reference
+    return reply

@@ -1,80 +1,223 @@
+"""The portal's forms. Every label and message is translated (French and English)."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
-from disrupt.cases.services import HashShapeError, SubmittedHash, parse_submitted_hash
-from disrupt.cases.urlnorm import normalize_many
+from disrupt.cases.services import MAX_MESSAGE, HashShapeError, SubmittedHash, parse_submitted_hash
+from disrupt.cases.urlnorm import InvalidURL, normalize_many, normalize_url
+from disrupt.victims.i18n import PORTAL_LANGUAGES
 
 MAX_URLS = 200
+# A shape check only: the address is used for updates, never to identify anyone.
+EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+MAX_HASHES = 200
+
+# The URL normaliser explains refusals in English; these are its fixed messages, translated.
+# Anything else gets the general explanation.
+_URL_MESSAGES = {
+    "The site name in this address is not valid. Please copy the address again from your "
+    "browser's address bar.": _l("The site name in this address is not valid. Please copy the "
+                                 "address again from your browser's address bar."),
+    "This address has no site name after https://.": _l(
+        "This address has no site name after https://."),
+    "Please enter a web address, for example https://example.com/page.": _l(
+        "Please enter a web address, for example https://example.com/page."),
+    "This address contains invisible control characters. Please copy it again from your "
+    "browser's address bar.": _l("This address contains invisible control characters. Please "
+                                 "copy it again from your browser's address bar."),
+    "This looks like an e-mail address, not a web address. Please enter the address of the "
+    "page, starting with https://.": _l("This looks like an e-mail address, not a web address. "
+                                        "Please enter the address of the page, starting with "
+                                        "https://."),
+    "This does not look like a web address: it should start with https:// followed by a site "
+    "name, for example https://example.com/page.": _l(
+        "This does not look like a web address: it should start with https:// followed by a "
+        "site name, for example https://example.com/page."),
+    "The site name in this address is not valid.": _l(
+        "The site name in this address is not valid."),
+    "The port number in this address (after the colon) is not valid.": _l(
+        "The port number in this address (after the colon) is not valid."),
+}
+
+
+def _explain(message: str) -> str:
+    known = _URL_MESSAGES.get(message)
+    if known is not None:
+        return str(known)
+    return gettext("This is not a web address we can check. It should look like "
+                   "https://example.com/page.")
+
+
+def parse_url_block(text: str) -> tuple[list[str], list[str]]:
+    """Normalised addresses (repeats dropped quietly) and one translated error per refusal."""
+    good, bad = normalize_many(text)
+    errors = []
+    for raw, message in bad:
+        try:
+            if normalize_url(raw.strip("<>\"'()[],;")) in good:
+                continue  # the same address twice in one paste: keep it once
+        except InvalidURL:
+            pass
+        errors.append(gettext("“%(address)s”: %(explanation)s", address=raw[:200],
+                              explanation=_explain(message)))
+    return good, errors
+
+
+def validate_url_block(form: Any, field: TextAreaField) -> None:
+    good, errors = parse_url_block(field.data or "")
+    if errors:
+        more = len(errors) - 10
+        text = " ".join(errors[:10])
+        if more > 0:
+            text += " " + gettext("(and %(count)d more)", count=more)
+        raise ValidationError(text)
+    if len(good) > MAX_URLS:
+        raise ValidationError(gettext("Please give at most %(count)d addresses at once.",
+                                      count=MAX_URLS))
+    form.normalized_urls = good
+
+
+def parse_hashes(text: str | None) -> list[SubmittedHash]:
+    if not text:
+        return []
+    try:
+        raw = json.loads(text)
+        if not isinstance(raw, list) or len(raw) > MAX_HASHES:
+            raise HashShapeError("expected a list")
+        return [parse_submitted_hash(item) for item in raw]
+    except (ValueError, HashShapeError) as exc:
+        raise ValidationError(gettext("The image fingerprints could not be read. Please choose "
+                                      "the images again.")) from exc
+
+
+def language_choices() -> list[tuple[str, str]]:
+    return list(PORTAL_LANGUAGES.items())
 
 
 class OpenCaseForm(FlaskForm):
-    age_group = RadioField(
-        "Were you (or the person you support) under 18 when the images were made?",
-        choices=[("adult", "No, 18 or older"), ("minor", "Yes, under 18"),
-                 ("unknown", "I am not sure")],
-        default="adult",
-        validators=[DataRequired()],
+    reporter = RadioField(
+        _l("Who are the images of?"),
+        choices=[("self", _l("Me")), ("supporter", _l("Someone I support (a friend, my child, "
+                                                      "someone I help at work)"))],
+        validators=[InputRequired(message=_l("Please choose one answer."))],
     )
-    language = SelectField("Language for messages", choices=[("en", "English"), ("fr", "Français")],
-                           default="en")
+    age_group = RadioField(
+        _l("Was the person under 18 when the images were made?"),
+        choices=[("adult", _l("No, 18 or older")), ("minor", _l("Yes, under 18")),
+                 ("unknown", _l("I am not sure"))],
+        validators=[InputRequired(message=_l("Please choose one answer."))],
+    )
+    intimate = RadioField(
+        _l("Are the images intimate (nude, partly nude, or sexual)?"),
+        choices=[("yes", _l("Yes")), ("unsure", _l("I am not sure")), ("no", _l("No"))],
+        validators=[InputRequired(message=_l("Please choose one answer."))],
+    )
     urls = TextAreaField(
-        "Where did you see the images? One web address per line",
+        _l("Where did you see the images? One web address per line"),
         validators=[Length(max=200_000)],
     )
-    contact = StringField("E-mail address for updates (optional)",
-                          validators=[Optional(), Email(message="This e-mail address does not "
-                                                        "look right."), Length(max=254)])
+    contact = StringField(
+        _l("E-mail address for updates (optional)"),
+        validators=[Optional(), Regexp(EMAIL_SHAPE, message=_l(
+                        "This e-mail address does not look right. It should look like "
+                        "name@example.com.")),
+                    Length(max=254)],
+    )
+    language = SelectField(_l("Language for messages from us"), choices=language_choices())
     hashes = HiddenField()
     consent_notices = BooleanField(
-        "I agree that DISRUPT sends removal requests with these web addresses to the platforms",
-        validators=[DataRequired(message="We need your agreement to ask platforms to remove the "
-                                         "images.")],
+        _l("I agree that DISRUPT sends the web addresses above to the websites that host them, "
+           "asking them to remove the images"),
+        validators=[DataRequired(message=_l("We need your agreement to ask websites to remove "
+                                            "the images."))],
     )
     consent_hash_sharing = BooleanField(
-        "I agree that the fingerprints (hashes) of my images are shared with partner platforms so "
-        "they can block new uploads"
+        _l("I agree that the fingerprints of my images are shared with partner platforms so they "
+           "can block new uploads (optional)"),
     )
 
     normalized_urls: list[str]
     submitted_hashes: list[SubmittedHash]
 
-    def validate_urls(self, field: TextAreaField) -> None:
-        good, bad = normalize_many(field.data or "")
-        if bad:
-            raise ValidationError(
-                " ".join(f"“{raw}”: {message}" for raw, message in bad[:10])
-                + (f" (and {len(bad) - 10} more)" if len(bad) > 10 else "")
-            )
-        if len(good) > MAX_URLS:
-            raise ValidationError(f"Please give at most {MAX_URLS} addresses at once.")
-        self.normalized_urls = good
+    def validate_intimate(self, field: RadioField) -> None:
+        if field.data == "no":
+            raise ValidationError(gettext(
+                "This service is only for intimate images. For other content that hurts you, "
+                "the organisations listed under “Other help” on the home page can help."))
+
+    validate_urls = validate_url_block
 
     def validate_hashes(self, field: HiddenField) -> None:
-        self.submitted_hashes = []
-        if not field.data:
-            return
-        try:
-            raw = json.loads(field.data)
-            if not isinstance(raw, list) or len(raw) > 200:
-                raise HashShapeError("expected a list of at most 200 hashes")
-            self.submitted_hashes = [parse_submitted_hash(item) for item in raw]
-        except (ValueError, HashShapeError) as exc:
-            raise ValidationError(f"The image fingerprints could not be read ({exc}). "
-                                  "Please choose the images again.") from exc
+        self.submitted_hashes = parse_hashes(field.data)
 
-    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+    def validate(self, extra_validators: Any = None) -> bool:
+        self.normalized_urls, self.submitted_hashes = [], []
         ok = super().validate(extra_validators)
         if ok and not self.normalized_urls and not self.submitted_hashes:
-            self.urls.errors.append("Add at least one web address or one image.")
+            self.urls.errors = [gettext("Add at least one web address or one image.")]
             return False
         return ok
 
 
 class FollowCaseForm(FlaskForm):
-    reference = StringField("Case reference", validators=[DataRequired(), Length(max=40)])
-    secret = StringField("Secret code", validators=[DataRequired(), Length(max=60)])
+    reference = StringField(_l("Case reference"), validators=[
+        DataRequired(message=_l("Please enter your case reference.")), Length(max=40)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
+    secret = StringField(_l("Secret code"), validators=[
+        DataRequired(message=_l("Please enter your secret code.")), Length(max=60)],
+        render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "characters"})
+
+
+class AddURLsForm(FlaskForm):
+    urls = TextAreaField(_l("New web addresses, one per line"), validators=[
+        DataRequired(message=_l("Please enter at least one web address.")),
+        Length(max=200_000)])
+    normalized_urls: list[str]
+
+    validate_urls = validate_url_block
+
+
+class AddImagesForm(FlaskForm):
+    hashes = HiddenField()
+    submitted_hashes: list[SubmittedHash]
+
+    def validate_hashes(self, field: HiddenField) -> None:
+        self.submitted_hashes = parse_hashes(field.data)
+        if not self.submitted_hashes:
+            raise ValidationError(gettext("Please choose at least one image first."))
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(_l("Your message"), validators=[
+        DataRequired(message=_l("The message is empty.")),
+        Length(max=MAX_MESSAGE, message=_l("Please keep the message under %(max)d characters."))])
+
+
+class ConfirmForm(FlaskForm):
+    """The second step of withdrawing or erasing a case."""
+
+    confirm = BooleanField(_l("I understand, and I want to do this"), validators=[
+        DataRequired(message=_l("Please tick the box to confirm."))])
+
+
+class LanguageForm(FlaskForm):
+    language = HiddenField()
+    next = HiddenField()
+
+    def validate_language(self, field: HiddenField) -> None:
+        if field.data not in PORTAL_LANGUAGES:
+            raise ValidationError("unknown language")

@@ -1,13 +1,27 @@
 """What the victim does with their case. Takes a session and `now`; never commits."""
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import Case
-from disrupt.cases.services import SubmittedHash, add_media_hash, add_reported_url, priority_for
+from disrupt.accounts.models import AuditEvent
+from disrupt.accounts.services import record_audit
+from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
+from disrupt.cases.services import (
+    SubmittedHash,
+    add_media_hash,
+    add_reported_url,
+    post_message,
+    priority_for,
+)
+from disrupt.monitoring.models import URLCheck
+from disrupt.platforms.models import Platform, RemovalRequest, removal_request_urls
 from disrupt.security import (
     DUMMY_HASH,
     DataCipher,
@@ -17,6 +31,10 @@ from disrupt.security import (
     new_case_secret,
     verify_secret,
 )
+from disrupt.victims.models import LoginThrottle
+
+OPEN_STATUSES = ("new", "in_progress")
+ERASED_TEXT = "erased"
 
 
 def open_case(
@@ -31,6 +49,7 @@ def open_case(
     hashes: list[SubmittedHash],
     cipher: DataCipher,
     now: datetime,
+    reporter: str = "self",
 ) -> tuple[Case, str]:
     """Create the case; returns it with the secret, which is shown once and stored hashed."""
     secret = new_case_secret()
@@ -43,6 +62,7 @@ def open_case(
         secret_hash=hash_secret(canonical_code(secret)),
         status="new",
         age_group=age_group,
+        reporter=reporter,
         language=language,
         consent_notices=consent_notices,
         consent_hash_sharing=consent_hash_sharing,
@@ -57,6 +77,7 @@ def open_case(
         add_reported_url(session, case, url, reported_by="victim", now=now)
     for submitted in hashes:
         add_media_hash(session, case, submitted, now)
+    _victim_audit(session, "victim.case_opened", case, now, urls=len(urls), hashes=len(hashes))
     return case, secret
 
 
@@ -74,3 +95,236 @@ def find_case_by_credentials(session: Session, reference: str, secret: str) -> C
     if not verify_secret(case.secret_hash, canonical_code(secret)):
         return None
     return case
+
+
+# --- guessing: per reference and per client address, counted in the database ----------------
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    reference_attempts: int
+    client_attempts: int
+    lock_for: timedelta
+
+
+def throttle_key(secret_key: str, text: str) -> str:
+    """An HMAC, so the table holds neither references nor client addresses."""
+    return hmac.new(secret_key.encode(), text.encode(), hashlib.sha256).hexdigest()
+
+
+def _throttle_row(session: Session, scope: str, key: str, now: datetime) -> LoginThrottle:
+    row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == scope,
+                                                     LoginThrottle.key == key))
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = LoginThrottle(scope=scope, key=key, failures=0, window_started_at=now)
+            session.add(row)
+    except IntegrityError:  # another web process inserted it first
+        row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == scope,
+                                                         LoginThrottle.key == key))
+        assert row is not None
+    return row
+
+
+def is_locked(session: Session, keys: dict[str, str], now: datetime) -> bool:
+    """keys: scope -> key. Locked when any of them is."""
+    locked = session.scalar(select(LoginThrottle.id).where(
+        or_(*[(LoginThrottle.scope == scope) & (LoginThrottle.key == key)
+              for scope, key in keys.items()]),
+        LoginThrottle.locked_until.is_not(None),
+        LoginThrottle.locked_until > now,
+    ).limit(1))
+    return locked is not None
+
+
+def record_failure(session: Session, keys: dict[str, str], policy: ThrottlePolicy,
+                   now: datetime) -> None:
+    """Count one failed look-up under each key; lock a key that reaches its limit."""
+    limits = {"reference": policy.reference_attempts, "client": policy.client_attempts}
+    for scope, key in keys.items():
+        row = _throttle_row(session, scope, key, now)
+        if row.window_started_at < now - policy.lock_for:
+            session.execute(update(LoginThrottle).where(LoginThrottle.id == row.id)
+                            .values(failures=0, window_started_at=now))
+        # An atomic increment: several web processes may count at once.
+        session.execute(update(LoginThrottle).where(LoginThrottle.id == row.id)
+                        .values(failures=LoginThrottle.failures + 1))
+        session.refresh(row)
+        if row.failures >= limits[scope]:
+            row.locked_until = now + policy.lock_for
+            row.failures = 0
+            row.window_started_at = now
+
+
+def clear_failures(session: Session, scope: str, key: str) -> None:
+    session.execute(delete(LoginThrottle).where(LoginThrottle.scope == scope,
+                                                LoginThrottle.key == key,
+                                                LoginThrottle.locked_until.is_(None)))
+
+
+def purge_throttles(session: Session, now: datetime, policy: ThrottlePolicy) -> int:
+    """Drop counters whose window and lock are over (keeps the table small)."""
+    result = session.execute(delete(LoginThrottle).where(
+        LoginThrottle.window_started_at < now - policy.lock_for,
+        or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
+    ))
+    return result.rowcount or 0
+
+
+# --- what the victim does once the case is open ------------------------------------------------
+
+class CaseClosedToChanges(ValueError):
+    """The case is withdrawn or erased: nothing can be added to it."""
+
+
+def _require_open(case: Case) -> None:
+    if case.status in ("withdrawn", "erased"):
+        raise CaseClosedToChanges(case.status)
+
+
+def add_urls(session: Session, case: Case, urls: list[str], now: datetime) -> list[ReportedURL]:
+    _require_open(case)
+    added = [add_reported_url(session, case, url, reported_by="victim", now=now) for url in urls]
+    if case.status == "closed":
+        case.status = "in_progress"
+    _victim_audit(session, "victim.urls_added", case, now, count=len(added))
+    return added
+
+
+def add_hashes(session: Session, case: Case, hashes: list[SubmittedHash],
+               now: datetime) -> list[MediaHash]:
+    _require_open(case)
+    added = [add_media_hash(session, case, submitted, now) for submitted in hashes]
+    case.updated_at = now
+    _victim_audit(session, "victim.hashes_added", case, now, count=len(added))
+    return added
+
+
+def send_victim_message(session: Session, case: Case, body: str, cipher: DataCipher,
+                        now: datetime) -> Message:
+    if case.status == "erased":
+        raise CaseClosedToChanges(case.status)
+    message = post_message(session, case, direction="from_victim", body=body, cipher=cipher,
+                           now=now)
+    _victim_audit(session, "victim.message_sent", case, now)
+    return message
+
+
+def mark_messages_read(session: Session, case: Case, now: datetime) -> None:
+    session.execute(update(Message).where(Message.case_id == case.id,
+                                          Message.direction == "to_victim",
+                                          Message.read_at.is_(None)).values(read_at=now))
+
+
+def _cancel_queued_requests(session: Session, case: Case, reason: str) -> None:
+    session.execute(update(RemovalRequest).where(
+        RemovalRequest.case_id == case.id, RemovalRequest.status.in_(("draft", "queued")),
+    ).values(status="failed", last_error=reason, next_attempt_at=None))
+
+
+def withdraw_case(session: Session, case: Case, now: datetime) -> None:
+    """Hashes leave the exchange at once (status withdrawn); URL checks stop; notices not yet
+    sent are cancelled."""
+    _require_open(case)
+    case.status = "withdrawn"
+    case.withdrawn_at = now
+    case.updated_at = now
+    session.execute(update(MediaHash).where(MediaHash.case_id == case.id,
+                                            MediaHash.status == "active")
+                    .values(status="withdrawn", status_changed_at=now))
+    _cancel_queued_requests(session, case, "withdrawn by the victim")
+    _victim_audit(session, "victim.case_withdrawn", case, now)
+
+
+def erase_case(session: Session, case: Case, now: datetime) -> None:
+    """Delete the case's personal data. What stays is anonymous: dates, states and platforms
+    for the statistics, and the hash values as tombstones marked deleted, so partner platforms
+    are told to delete them (a retention purge removes them later)."""
+    if case.status == "erased":
+        return
+    case_id = case.id
+    url_ids = list(session.scalars(select(ReportedURL.id).where(ReportedURL.case_id == case_id)))
+    hash_ids = list(session.scalars(select(MediaHash.id).where(MediaHash.case_id == case_id)))
+    message_ids = list(session.scalars(select(Message.id).where(Message.case_id == case_id)))
+    note_ids = list(session.scalars(select(Note.id).where(Note.case_id == case_id)))
+    request_ids = list(session.scalars(select(RemovalRequest.id)
+                                       .where(RemovalRequest.case_id == case_id)))
+    referral_ids = list(session.scalars(select(Referral.id).where(Referral.case_id == case_id)))
+
+    _cancel_queued_requests(session, case, "case erased")
+    session.execute(delete(Message).where(Message.case_id == case_id))
+    session.execute(delete(Note).where(Note.case_id == case_id))
+    session.execute(update(Referral).where(Referral.case_id == case_id).values(summary=None))
+    session.execute(update(RemovalRequest).where(RemovalRequest.case_id == case_id).values(
+        subject=ERASED_TEXT, body=ERASED_TEXT, last_error=None))
+    session.execute(update(MediaHash).where(MediaHash.case_id == case_id).values(
+        status="deleted", label=None, status_changed_at=now))
+    rows = session.execute(select(ReportedURL.id, ReportedURL.platform_id)
+                           .where(ReportedURL.case_id == case_id)).all()
+    for url_id, platform_id in rows:
+        session.execute(update(ReportedURL).where(ReportedURL.id == url_id).values(
+            url=f"erased:{url_id}", host=_anonymous_host(session, platform_id),
+            state_reason=None, next_check_at=None, lease_owner=None, lease_expires_at=None))
+    if url_ids:
+        scrubbed: dict[str, object] = {"reason": ERASED_TEXT}
+        scrubbed.update({name: None for name in _URL_CHECK_URL_COLUMNS
+                         if hasattr(URLCheck, name)})
+        session.execute(update(URLCheck).where(URLCheck.reported_url_id.in_(url_ids))
+                        .values(**scrubbed))
+    if request_ids:
+        _scrub_replies(session, request_ids)
+
+    records = {"cases": [case_id], "reported_urls": url_ids, "media_hashes": hash_ids,
+               "messages": message_ids, "notes": note_ids, "removal_requests": request_ids,
+               "referrals": referral_ids}
+    for record_type, ids in records.items():
+        if ids:
+            session.execute(update(AuditEvent).where(AuditEvent.record_type == record_type,
+                                                     AuditEvent.record_id.in_(ids))
+                            .values(detail={}, remote_addr=None))
+    case.contact_encrypted = None
+    case.secret_hash = None
+    case.status = "erased"
+    case.erased_at = now
+    case.updated_at = now
+    session.expire(case, ["urls", "hashes"])
+    _victim_audit(session, "victim.case_erased", case, now)
+
+
+# Columns of a check that can hold the checked address or where it led.
+_URL_CHECK_URL_COLUMNS = ("final_url", "redirect_chain", "media_url")
+
+
+def _scrub_replies(session: Session, request_ids: list[int]) -> None:
+    """A platform's free-text answer may quote the address."""
+    try:
+        from disrupt.platforms.models import RequestReply
+    except ImportError:
+        return
+    session.execute(update(RequestReply).where(RequestReply.request_id.in_(request_ids))
+                    .values(reason=None))
+
+
+def _anonymous_host(session: Session, platform_id: int | None) -> str:
+    if platform_id is None:
+        return ERASED_TEXT
+    platform = session.get(Platform, platform_id)
+    if platform is None or not platform.domains:
+        return ERASED_TEXT
+    return platform.domains[0].domain
+
+
+def _victim_audit(session: Session, action: str, case: Case, now: datetime, **detail: int) -> None:
+    """The victim's actions, with counts only: no address, no text, no client address."""
+    record_audit(session, action=action, now=now, actor_kind="victim", record=case, **detail)
+
+
+def request_dates(session: Session, case: Case) -> dict[int, datetime]:
+    """For each of the case's URLs, when a removal request for it was first sent."""
+    rows = session.execute(
+        select(removal_request_urls.c.url_id, func.min(RemovalRequest.sent_at))
+        .join(RemovalRequest, RemovalRequest.id == removal_request_urls.c.request_id)
+        .where(RemovalRequest.case_id == case.id, RemovalRequest.sent_at.is_not(None))
+        .group_by(removal_request_urls.c.url_id))
+    return {url_id: sent_at for url_id, sent_at in rows}

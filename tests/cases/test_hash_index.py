@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
-from disrupt.cases.hash_index import ActiveHashIndex, cross_case_matches
+from disrupt.cases.hash_index import ActiveHashIndex
 from disrupt.cases.services import SubmittedHash
 from disrupt.db import utcnow
 from disrupt.hashing.matching import pdq_distance
@@ -27,6 +27,11 @@ def _open(session, app, pdqs, quality=80):
                         cipher=DataCipher(app.config["DATA_KEY"]), now=utcnow())
     session.flush()
     return case
+
+
+def cross_case_matches(session, case, *, index, now):
+    index.refresh(session, now)
+    return {m.id: index.matches(m.pdq, exclude_case_id=case.id) for m in case.hashes}
 
 
 def test_index_matches_brute_force_and_follows_changes(app, db):

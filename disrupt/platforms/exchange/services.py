@@ -374,3 +374,34 @@ def export_rows(session: Session, *, client: APIClient, secret_key: str,
         if not page["hasMoreRecords"]:
             return rows
         token = page["nextPageToken"]
+
+
+# -- what the case page and the victim see -------------------------------------------------
+
+def sharing_state(case_: Case, media: MediaHash) -> str:
+    """Where one hash stands in the exchange, in the words of the case page."""
+    if media.status != "active" or case_.status in ("withdrawn", "erased"):
+        return "withdrawn from the exchange"
+    if not case_.consent_hash_sharing:
+        return "not shared: no consent"
+    approved = media.sharing_approved_at is not None
+    if case_.is_minor and not approved:
+        return "awaiting a caseworker's decision (minor)"
+    if media.kind == "image" and (media.pdq_quality or 0) < PDQ_MIN_QUALITY and not approved:
+        return "not shared: weak fingerprint"
+    if media.kind == "image" and not media.pdq or media.kind == "video" and not media.md5:
+        return "not shared: no exchangeable hash"
+    return "shared with partner platforms"
+
+
+def approve_sharing(media: MediaHash, *, user_id: int, now: datetime) -> None:
+    """A caseworker's decision to share a minor's or a weak hash."""
+    media.sharing_approved_by_id = user_id
+    media.sharing_approved_at = now
+
+
+def feedback_for_case(session: Session, case_: Case) -> dict[int, list[HashFeedback]]:
+    """Each of the case's hashes → the newest feedback of each platform."""
+    values = {m.id: (m.pdq if m.kind == "image" else m.md5) for m in case_.hashes}
+    latest = latest_feedback(session, [v for v in values.values() if v])
+    return {media_id: latest.get(value, []) for media_id, value in values.items() if value}

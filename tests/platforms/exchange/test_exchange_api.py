@@ -194,3 +194,65 @@ def test_plain_exports_and_submitted_hashes(db, live_server, exchange):
                         timeout=10)
     assert bad.status_code == 400 and "unknown feedbackValue" in bad.json()["error"]
     time.sleep(0)
+
+
+def test_feedback_shows_on_case_page_and_caseworker_approves_minor_hash(
+        app, db, live_server, exchange):
+    from disrupt.accounts.services import create_user
+    from tests.support.web import login, post_form
+
+    with db.session() as session:
+        create_user(session, email="cw@example.org", name="Casey", password="a long passphrase",
+                    role="supervisor", now=utcnow())
+        session.commit()
+        minor_case = session.scalar(select(Case).join(MediaHash).where(MediaHash.pdq == pdq(100)))
+        adult_case = session.scalar(select(Case).join(MediaHash).where(MediaHash.pdq == pdq(3)))
+        minor_case_id, adult_case_id = minor_case.id, adult_case.id
+        minor_hash_id = minor_case.hashes[0].id
+    api = _client(live_server, *exchange["alpha"], StopNCIIEndpoint.SubmitFeedback)
+    api.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(3), StopNCIICSPFeedbackValue.NotBlocked)
+    api.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(3), StopNCIICSPFeedbackValue.Blocked)
+
+    console = app.test_client()
+    login(console, "cw@example.org", "a long passphrase")
+    page = console.get(f"/console/cases/{adult_case_id}").get_data(as_text=True)
+    assert "Alpha: Blocked" in page and "Alpha: NotBlocked" not in page
+    minor_page = f"/console/cases/{minor_case_id}"
+    assert "awaiting a caseworker&#39;s decision (minor)" in console.get(minor_page).get_data(
+        as_text=True)
+
+    def shared():
+        return {r.hashValue for p in api.fetch_hashes_iter(start_timestamp=0)
+                for r in p.hashRecords}
+
+    assert pdq(100) not in shared()
+    response = post_form(console, f"{minor_page}/hashes/{minor_hash_id}/share", {},
+                         token_from=minor_page)
+    assert response.status_code == 302
+    assert pdq(100) in shared()
+    assert "shared with partner platforms" in console.get(minor_page).get_data(as_text=True)
+
+
+def test_victim_reads_platform_feedback_in_plain_words(app, db, live_server, exchange):
+    from tests.support.web import post_form
+
+    with db.session() as session:
+        cipher = DataCipher(app.config["DATA_KEY"])
+        submitted = [SubmittedHash(kind="image", sha256=f"{n:064x}", pipeline="t", pdq=pdq(n),
+                                   pdq_quality=90, phash="0" * 16) for n in (70, 71, 72)]
+        case, secret = open_case(session, age_group="adult", language="en",
+                                 consent_notices=True, consent_hash_sharing=True, contact=None,
+                                 urls=[], hashes=submitted, cipher=cipher, now=utcnow())
+        session.commit()
+        reference = case.reference
+    api = _client(live_server, *exchange["beta"], StopNCIIEndpoint.SubmitFeedback)
+    api.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(70), StopNCIICSPFeedbackValue.Blocked)
+    api.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(71),
+                        StopNCIICSPFeedbackValue.PendingReview)
+    victim = app.test_client()
+    response = post_form(victim, "/case/follow", {"reference": reference, "secret": secret})
+    assert response.status_code == 302
+    page = victim.get("/case").get_data(as_text=True)
+    assert "Beta blocks copies of it." in page
+    assert "Beta is reviewing it." in page
+    assert page.count("Beta ") == 2

@@ -1,0 +1,160 @@
+"""Incrementally kept statistics (DESIGN.md §8).
+
+Every ReportedURL carries ``stats_dirty``: a flush listener sets it whenever something that
+moves a figure changes (the URL's state or checks, its case's status or age group, a removal
+request covering it). ``services.fold_statistics`` turns dirty URLs into one
+``TakedownFact`` each and adds the difference between the new and the previous fact to two
+tables of daily cells. The dashboard sums cells (a few rows per day) instead of reading the
+check log.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from disrupt.cases.models import URL_STATES, Case, ReportedURL
+from disrupt.db import Base
+from disrupt.monitoring.models import URLCheck
+from disrupt.platforms.models import RemovalRequest, removal_request_urls
+
+# Time-to-removal histogram: bucket i holds times t with EDGES[i-1] < t <= EDGES[i] hours
+# (bucket 0: 0 <= t <= 1 h; the last bucket: more than a year).
+BUCKET_EDGES_HOURS: tuple[int, ...] = (
+    1, 2, 3, 4, 6, 8, 12, 18, 24, 36, 48, 72, 96, 120, 168, 240, 336, 504, 720, 1440, 2160,
+    4380, 8760,
+)
+BUCKETS = len(BUCKET_EDGES_HOURS) + 1
+UPPER_COLUMNS = tuple(f"up_{i:02d}" for i in range(BUCKETS))
+LOWER_COLUMNS = tuple(f"lo_{i:02d}" for i in range(BUCKETS))
+TAKEDOWN_COUNTERS: tuple[str, ...] = (
+    ("urls", *URL_STATES, "reappeared", "timed", "within_deadline", "upper_sum_s", "lower_sum_s")
+    + UPPER_COLUMNS + LOWER_COLUMNS
+)
+FUNNEL_COUNTERS: tuple[str, ...] = ("reported", "verified", "notified", "removed")
+CASE_GROUPS = ("checked", "withdrawn", "erased")
+
+# One row per (day the first request for a URL was sent, platform, legal basis of that
+# request, minor, case group): the URLs of that cohort by current state, and their times.
+takedown_cells = Table(
+    "takedown_cells",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("day", Date, nullable=False, index=True),
+    Column("week", Date, nullable=False),
+    Column("month", Date, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("platform_id", Integer, nullable=False),
+    Column("legal_basis", String(20), nullable=False),
+    Column("minor", Boolean, nullable=False),
+    Column("case_group", String(10), nullable=False),
+    Column("max_deadline_epoch", BigInteger, nullable=False, default=0),
+    *[Column(name, BigInteger, nullable=False, default=0) for name in TAKEDOWN_COUNTERS],
+    UniqueConstraint("day", "platform_id", "legal_basis", "minor", "case_group"),
+)
+
+# One row per (day the URL was reported, platform or 0, minor, case group): the funnel.
+funnel_cells = Table(
+    "funnel_cells",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("day", Date, nullable=False, index=True),
+    Column("week", Date, nullable=False),
+    Column("month", Date, nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("platform_id", Integer, nullable=False),
+    Column("minor", Boolean, nullable=False),
+    Column("case_group", String(10), nullable=False),
+    *[Column(name, BigInteger, nullable=False, default=0) for name in FUNNEL_COUNTERS],
+    UniqueConstraint("day", "platform_id", "minor", "case_group"),
+)
+
+# The fold looks requests up by URL; the link table's primary key starts with request_id.
+Index("ix_removal_request_urls_url_id", removal_request_urls.c.url_id)
+
+
+class TakedownFact(Base):
+    """What one reported URL contributes to the cells at the moment, kept so that the next
+    change can subtract it. No personal data: dates, states, a platform, a legal basis."""
+
+    __tablename__ = "takedown_facts"
+    __table_args__ = (
+        Index("ix_takedown_facts_sent_day", "sent_day"),
+        Index("ix_takedown_facts_overdue", "state", "deadline_epoch"),
+    )
+
+    reported_url_id: Mapped[int] = mapped_column(
+        ForeignKey("reported_urls.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_day: Mapped[date]
+    url_platform_id: Mapped[int]  # 0 when the host belongs to no known platform
+    minor: Mapped[bool]
+    case_group: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(20))
+    reappeared: Mapped[bool]
+    verified: Mapped[bool]
+    first_request_id: Mapped[int | None]
+    sent_at: Mapped[datetime | None]
+    sent_day: Mapped[date | None]
+    platform_id: Mapped[int | None]  # of the first request
+    legal_basis: Mapped[str | None] = mapped_column(String(20))
+    deadline_epoch: Mapped[int | None] = mapped_column(BigInteger)
+    upper_s: Mapped[int | None] = mapped_column(BigInteger)
+    lower_s: Mapped[int | None] = mapped_column(BigInteger)
+    within_deadline: Mapped[bool] = mapped_column(default=False)
+
+    @property
+    def notified(self) -> bool:
+        return self.sent_at is not None
+
+
+_URL_FIELDS = ("state", "reappeared", "check_count", "platform_id", "case_id", "removed_at",
+               "last_seen_online_at", "removal_suspected_at")
+_CASE_FIELDS = ("status", "age_group")
+_REQUEST_FIELDS = ("sent_at", "deadline_at", "legal_basis", "platform_id", "status")
+
+
+def _changed(obj: object, fields: tuple[str, ...]) -> bool:
+    attrs = inspect(obj).attrs
+    return any(attrs[name].history.has_changes() for name in fields)
+
+
+@event.listens_for(Session, "before_flush")
+def _mark_statistics_dirty(session: Session, _context: object, _instances: object) -> None:
+    """Whatever code changes a URL, its case or a request, the statistics hear of it."""
+    for obj in list(session.new) + list(session.dirty):
+        if isinstance(obj, ReportedURL):
+            if obj in session.new or _changed(obj, _URL_FIELDS):
+                obj.stats_dirty = True
+        elif isinstance(obj, URLCheck):
+            url = session.get(ReportedURL, obj.reported_url_id)
+            if url is not None:
+                url.stats_dirty = True
+        elif isinstance(obj, Case) and obj.id is not None and _changed(obj, _CASE_FIELDS):
+            session.execute(update(ReportedURL).where(ReportedURL.case_id == obj.id)
+                            .values(stats_dirty=True))
+        elif isinstance(obj, RemovalRequest) and obj in session.new:
+            for url in obj.urls:
+                url.stats_dirty = True
+        elif (isinstance(obj, RemovalRequest) and obj.id is not None
+              and _changed(obj, _REQUEST_FIELDS)):
+            linked = select(removal_request_urls.c.url_id).where(
+                removal_request_urls.c.request_id == obj.id)
+            session.execute(update(ReportedURL).where(ReportedURL.id.in_(linked))
+                            .values(stats_dirty=True))

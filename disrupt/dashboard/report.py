@@ -1,0 +1,81 @@
+"""The annual transparency report a trusted flagger publishes: notices by platform and legal
+basis, what the platforms did, how fast. Counts and durations only: no URL, no case, no
+person."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from disrupt.cases.models import Referral
+from disrupt.dashboard.models import takedown_cells
+from disrupt.dashboard.services import takedown_statistics
+from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest, removal_request_urls
+
+
+def report_years(session: Session, now: datetime) -> list[int]:
+    years = {int(y) for y in session.scalars(select(takedown_cells.c.year).distinct())}
+    return sorted(years | {now.year}, reverse=True)
+
+
+def transparency_report(session: Session, *, year: int, now: datetime) -> dict[str, Any]:
+    start, end = date(year, 1, 1), date(year + 1, 1, 1)
+    stats = takedown_statistics(session, now=now, since=start, until=end, by="month")
+    start_at = datetime(year, 1, 1, tzinfo=UTC)
+    end_at = datetime(year + 1, 1, 1, tzinfo=UTC)
+    notices: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"notices": 0,
+                                                                           "urls": 0})
+    sent = (RemovalRequest.sent_at >= start_at, RemovalRequest.sent_at < end_at)
+    for name, basis, count in session.execute(
+            select(Platform.name, RemovalRequest.legal_basis, func.count())
+            .join(Platform, Platform.id == RemovalRequest.platform_id)
+            .where(*sent).group_by(Platform.name, RemovalRequest.legal_basis)):
+        notices[(name, basis)]["notices"] = count
+    for name, basis, count in session.execute(
+            select(Platform.name, RemovalRequest.legal_basis, func.count())
+            .join(Platform, Platform.id == RemovalRequest.platform_id)
+            .join(removal_request_urls,
+                  removal_request_urls.c.request_id == RemovalRequest.id)
+            .where(*sent).group_by(Platform.name, RemovalRequest.legal_basis)):
+        notices[(name, basis)]["urls"] = count
+    bases = list(LEGAL_BASES) + sorted({b for _, b in notices} - set(LEGAL_BASES))
+    referrals = session.execute(
+        select(Referral.recipient, func.count())
+        .where(Referral.sent_at >= start_at, Referral.sent_at < end_at)
+        .group_by(Referral.recipient).order_by(Referral.recipient)).all()
+    return {
+        "year": year,
+        "generated_at": now.isoformat(),
+        "definitions": stats["definitions"],
+        "notices": [{"platform": name, "legal_basis": basis, **counts}
+                    for (name, basis), counts in sorted(notices.items())],
+        "notices_total": sum(c["notices"] for c in notices.values()),
+        "legal_bases": bases,
+        "overall": stats["overall"],
+        "platforms": [row for row in stats["platforms"] if row["urls_notified"]],
+        "platforms_without_notice": [row["platform"] for row in stats["platforms"]
+                                     if not row["urls_notified"]],
+        "by_legal_basis": stats["legal_bases"],
+        "age_groups": stats["age_groups"],
+        "case_groups": stats["case_groups"],
+        "months": stats["trend"],
+        "time_to_removal": stats["time_to_removal"],
+        "funnel": stats["funnel"],
+        "referrals": [{"recipient": r, "count": n} for r, n in referrals],
+    }
+
+
+def render_report_html(app: Any, figures: dict[str, Any]) -> str:
+    """The report as one self-contained HTML file (the style sheet inlined) to publish."""
+    from flask import render_template
+
+    from disrupt.dashboard.tables import display_value
+
+    css = (Path(app.static_folder) / "css" / "app.css").read_text(encoding="utf-8")
+    with app.test_request_context("/"):
+        return render_template("dashboard/report.html", report=figures,
+                               display_value=display_value, standalone_css=css)

@@ -1,0 +1,159 @@
+"""Referrals to PHAROS, partner hotlines (INHOPE network) and the police: a ready-to-paste
+summary of a case, and the record of when it was sent. Never commits."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from disrupt.cases.models import Case, Referral
+from disrupt.platforms.models import RemovalRequest
+from disrupt.platforms.notices import Notifier
+
+RECIPIENTS = {
+    "pharos": "PHAROS (internet-signalement.gouv.fr)",
+    "hotline": "Partner hotline (INHOPE network)",
+    "police": "Police",
+}
+MAX_SUMMARY = 20_000
+
+_TEXT = {
+    "en": {
+        "title": "Report of intimate images shared without consent",
+        "case": "Reporting organisation's case reference",
+        "org": "Reporting organisation",
+        "category": "Category",
+        "adult": "Non-consensual intimate images of an adult (France: Code pénal art. 226-2-1)",
+        "minor": "Child sexual abuse material: the person was under 18 when the images were "
+                 "made (France: Code pénal art. 227-23)",
+        "unknown": "Non-consensual intimate images; age of the person when the images were "
+                   "made not known",
+        "reported": "Reported to us",
+        "prepared": "Summary prepared",
+        "where": "Where the content was seen",
+        "platform": "Platform",
+        "host": "Host",
+        "first_reported": "first reported",
+        "first_online": "first seen online",
+        "last_online": "last seen online",
+        "state": "current state",
+        "requests": "removal requests",
+        "none": "none",
+        "unknown_platform": "unknown",
+        "hashes": "Image identifiers (computed on the victim's device; no image is attached)",
+        "no_hashes": "No image identifier.",
+    },
+    "fr": {
+        "title": "Signalement d'images intimes diffusées sans consentement",
+        "case": "Référence du dossier de l'organisme signalant",
+        "org": "Organisme signalant",
+        "category": "Catégorie",
+        "adult": "Images intimes d'une personne majeure diffusées sans son consentement "
+                 "(Code pénal, art. 226-2-1)",
+        "minor": "Contenu pédocriminel : la personne avait moins de 18 ans lors de la "
+                 "réalisation des images (Code pénal, art. 227-23)",
+        "unknown": "Images intimes diffusées sans consentement ; âge de la personne lors de la "
+                   "réalisation des images inconnu",
+        "reported": "Signalé à notre organisme le",
+        "prepared": "Résumé établi le",
+        "where": "Où le contenu a été vu",
+        "platform": "Plateforme",
+        "host": "Hôte",
+        "first_reported": "signalée le",
+        "first_online": "vue en ligne pour la première fois le",
+        "last_online": "vue en ligne pour la dernière fois le",
+        "state": "état actuel",
+        "requests": "demandes de retrait",
+        "none": "aucune",
+        "unknown_platform": "inconnue",
+        "hashes": "Identifiants des images (calculés sur l'appareil de la victime ; aucune image "
+                  "n'est jointe)",
+        "no_hashes": "Aucun identifiant d'image.",
+    },
+}
+
+
+def _when(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
+
+
+def referral_summary(
+    session: Session, case: Case, *, notifier: Notifier, language: str, now: datetime,
+) -> str:
+    """Category, dates and times, where the content was seen, URLs and hashes: plain text to
+    paste into the recipient's form."""
+    t = _TEXT.get(language, _TEXT["en"])
+    category = {"minor": t["minor"], "adult": t["adult"]}.get(case.age_group, t["unknown"])
+    requests = list(session.scalars(
+        select(RemovalRequest).where(RemovalRequest.case_id == case.id)
+        .order_by(RemovalRequest.created_at)))
+    lines = [
+        t["title"],
+        "",
+        f"{t['category']}: {category}",
+        f"{t['case']}: {case.reference}",
+        f"{t['org']}: {notifier.name} <{notifier.email}>",
+        f"{t['reported']}: {_when(case.created_at)}",
+        f"{t['prepared']}: {_when(now)}",
+        "",
+        f"{t['where']}:",
+    ]
+    for number, url in enumerate(case.urls, start=1):
+        platform = url.platform.name if url.platform is not None else t["unknown_platform"]
+        sent = [f"{_when(r.sent_at)} ({r.status})" for r in requests
+                if r.sent_at is not None and any(u.id == url.id for u in r.urls)]
+        lines += [
+            f"{number}. {url.url}",
+            f"   {t['platform']}: {platform}; {t['host']}: {url.host}",
+            f"   {t['first_reported']}: {_when(url.created_at)}; "
+            f"{t['first_online']}: {_when(url.first_seen_online_at)}; "
+            f"{t['last_online']}: {_when(url.last_seen_online_at)}",
+            f"   {t['state']}: {url.state}; {t['requests']}: {', '.join(sent) or t['none']}",
+        ]
+    lines += ["", f"{t['hashes']}:"]
+    active = [h for h in case.hashes if h.status == "active"]
+    for h in active:
+        parts = [f"SHA-256 {h.sha256}"]
+        if h.pdq:
+            parts.append(f"PDQ {h.pdq}")
+        if h.md5:
+            parts.append(f"MD5 {h.md5}")
+        if h.phash:
+            parts.append(f"pHash {h.phash}")
+        lines.append(f"- {h.kind}: " + "; ".join(parts))
+    if not active:
+        lines.append(t["no_hashes"])
+    return "\n".join(lines) + "\n"
+
+
+def record_referral(
+    session: Session, case: Case, *, recipient: str, summary: str, now: datetime,
+    their_reference: str | None = None, hotline_name: str | None = None,
+    author_id: int | None = None,
+) -> Referral:
+    """The case was sent to ``recipient`` now, with this summary."""
+    if recipient not in RECIPIENTS:
+        raise ValueError(f"recipient must be one of {', '.join(RECIPIENTS)}")
+    summary = summary.strip()
+    if not summary:
+        raise ValueError("the summary is empty")
+    if len(summary) > MAX_SUMMARY:
+        raise ValueError(f"the summary is longer than {MAX_SUMMARY} characters")
+    label = recipient
+    if recipient == "hotline":
+        name = (hotline_name or "").strip()
+        if not name:
+            raise ValueError("name the partner hotline")
+        label = f"hotline:{name}"[:40]
+    referral = Referral(case_id=case.id, recipient=label,
+                        their_reference=(their_reference or "").strip()[:120] or None,
+                        sent_at=now, author_id=author_id, summary=summary)
+    session.add(referral)
+    case.updated_at = now
+    return referral
+
+
+def case_referrals(session: Session, case: Case) -> list[Referral]:
+    return list(session.scalars(select(Referral).where(Referral.case_id == case.id)
+                                .order_by(Referral.sent_at.desc())))

@@ -1,0 +1,415 @@
+"""Console pages for platforms and removal requests: notice preview and edit, a request's
+page (replies, follow-up, retry), what needs attention (overdue, failed), platforms that miss
+deadlines, the registry (admin), and referral summaries."""
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from disrupt.accounts.views import role_required
+from disrupt.cases.models import Case
+from disrupt.platforms.catalogue import export_platforms, import_catalogue, import_platforms
+from disrupt.platforms.deadlines import (
+    ROUTINE_MIN_REQUESTS,
+    ROUTINE_MISS_SHARE,
+    deadline_records,
+    failed_requests,
+    overdue_requests,
+)
+from disrupt.platforms.forms import (
+    ActionForm,
+    ImportForm,
+    NoticeForm,
+    PlatformForm,
+    ReferralForm,
+    ReplyForm,
+)
+from disrupt.platforms.models import AWAITING_ACTION, Platform, RemovalRequest
+from disrupt.platforms.notices import NOTICE_LANGUAGES, NoticeError, Notifier
+from disrupt.platforms.referrals import case_referrals, record_referral, referral_summary
+from disrupt.platforms.services import (
+    RULE_KEYS,
+    PlatformError,
+    add_platform,
+    queue_follow_up,
+    queue_removal_request,
+    record_reply,
+    render_notice_text,
+    retry_failed_request,
+    update_platform,
+)
+from disrupt.web import audit, db_session, now
+
+bp = Blueprint("platforms", __name__, url_prefix="/console")
+
+
+def _notifier() -> Notifier:
+    config = current_app.config
+    return Notifier(name=config["ORGANISATION_NAME"], email=config["ORGANISATION_EMAIL"],
+                    trusted_flagger=bool(config["TRUSTED_FLAGGER"]))
+
+
+def _scale() -> float:
+    return float(current_app.config["TIME_SCALE"])
+
+
+def _own_cases_only() -> int | None:
+    """Caseworkers see unassigned cases and their own; supervisors and admins all."""
+    return None if current_user.can_see_all_cases() else current_user.id
+
+
+def _visible_case(case_id: int) -> Case:
+    case = db_session().get(Case, case_id)
+    if case is None:
+        abort(404)
+    if _own_cases_only() is not None and case.assignee_id not in (None, current_user.id):
+        abort(404)
+    return case
+
+
+def _visible_request(request_id: int) -> RemovalRequest:
+    removal_request = db_session().get(RemovalRequest, request_id)
+    if removal_request is None:
+        abort(404)
+    _visible_case(removal_request.case_id)
+    return removal_request
+
+
+# --- a new removal request: preview, edit, queue ---------------------------------------------
+
+@bp.route("/cases/<int:case_id>/platforms/<int:platform_id>/notice", methods=["GET", "POST"])
+@role_required()
+def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
+    """The notice as the platform will get it; the caseworker picks URLs, basis, language,
+    adds a paragraph, and queues it. Reached from the case page's form (GET)."""
+    case = _visible_case(case_id)
+    urls = [u for u in case.urls if u.platform_id == platform_id]
+    if not urls:
+        abort(404)
+    platform = urls[0].platform
+    prefix = f"p{platform_id}"
+    defaults = {"url_ids": [u.id for u in urls], "legal_basis": platform.default_legal_basis,
+                "language": case.language if case.language in NOTICE_LANGUAGES else "en"}
+    if request.method == "POST":
+        form = NoticeForm(prefix=prefix)
+    else:
+        submitted = any(key.startswith(f"{prefix}-") for key in request.args)
+        form = NoticeForm(formdata=request.args if submitted else None, prefix=prefix,
+                          data=defaults, meta={"csrf": False} if submitted else {})
+    form.url_ids.choices = [(u.id, u.url) for u in urls]
+    status = 200
+    if request.method == "POST" and request.form.get("action") == "queue":
+        if form.validate_on_submit():
+            chosen = [u for u in urls if u.id in set(form.url_ids.data)]
+            session_ = db_session()
+            try:
+                removal_request = queue_removal_request(
+                    session_, case=case, platform=platform, urls=chosen,
+                    legal_basis=form.legal_basis.data, language=form.language.data,
+                    notifier=_notifier(), now=now(), created_by_id=current_user.id,
+                    explanation=form.explanation.data, scale=_scale(),
+                )
+            except NoticeError as exc:
+                session_.rollback()
+                form.form_errors.append(f"Not queued: {exc}")
+            else:
+                session_.flush()
+                audit("queue_removal_request", removal_request, case_id=case.id,
+                      urls=len(chosen), legal_basis=removal_request.legal_basis,
+                      channel=removal_request.channel)
+                session_.commit()
+                flash(f"Removal request to {platform.name} recorded as sent."
+                      if removal_request.status == "sent"
+                      else f"Removal request queued for {platform.name}: the worker sends it.")
+                return redirect(url_for("platforms.request_page",
+                                        request_id=removal_request.id))
+        status = 400
+    chosen = [u for u in urls if u.id in set(form.url_ids.data or [])]
+    notice, missing, problem = None, [], None
+    try:
+        if chosen:
+            notice = render_notice_text(
+                case=case, platform=platform, urls=chosen, legal_basis=form.legal_basis.data,
+                language=form.language.data, notifier=_notifier(), now=now(),
+                explanation=form.explanation.data,
+            )
+            missing = notice.missing()
+        else:
+            problem = "Choose at least one URL."
+    except NoticeError as exc:
+        problem = str(exc)
+    if platform.channel == "none" or (platform.channel in ("email", "api")
+                                      and not platform.contact):
+        problem = problem or (f"{platform.name} has no channel or contact for notices yet: an "
+                              "admin fills it in on the platform's page.")
+    return render_template("platforms/request_new.html", case=case, platform=platform,
+                           form=form, notice=notice, missing=missing,
+                           problem=problem), status
+
+
+# --- one request -----------------------------------------------------------------------------
+
+@bp.get("/requests/<int:request_id>")
+@role_required()
+def request_page(request_id: int, reply_form: ReplyForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    removal_request = _visible_request(request_id)
+    follow_ups = list(db_session().scalars(
+        select(RemovalRequest).where(RemovalRequest.follow_up_of_id == removal_request.id)
+        .order_by(RemovalRequest.created_at)))
+    return render_template(
+        "platforms/request.html", r=removal_request, follow_ups=follow_ups,
+        reply_form=reply_form or ReplyForm(), action_form=ActionForm(), now=now(),
+        awaiting=AWAITING_ACTION,
+    ), status
+
+
+@bp.post("/requests/<int:request_id>/reply")
+@role_required()
+def record_reply_view(request_id: int):  # type: ignore[no-untyped-def]
+    removal_request = _visible_request(request_id)
+    form = ReplyForm()
+    if form.validate_on_submit():
+        try:
+            record_reply(db_session(), removal_request, status=form.status.data,
+                         reason=form.reason.data, reference=form.reference.data, now=now(),
+                         source="caseworker", author_id=current_user.id)
+        except NoticeError as exc:
+            db_session().rollback()
+            (form.reason if "reason" in str(exc) else form.status).errors.append(str(exc))
+        else:
+            audit("record_platform_reply", removal_request, case_id=removal_request.case_id,
+                  status=form.status.data)
+            db_session().commit()
+            flash(f"Reply recorded: {form.status.data}.")
+            return redirect(url_for("platforms.request_page", request_id=request_id))
+    return request_page(request_id, reply_form=form, status=400)
+
+
+@bp.post("/requests/<int:request_id>/follow-up")
+@role_required()
+def follow_up(request_id: int):  # type: ignore[no-untyped-def]
+    original = _visible_request(request_id)
+    if ActionForm().validate_on_submit():
+        try:
+            follow = queue_follow_up(db_session(), original, now=now(),
+                                     created_by_id=current_user.id, scale=_scale())
+        except NoticeError as exc:
+            db_session().rollback()
+            flash(f"No follow-up: {exc}")
+        else:
+            db_session().flush()
+            audit("queue_follow_up", follow, case_id=original.case_id, follow_up_of=original.id)
+            db_session().commit()
+            flash(f"Follow-up to {original.platform.name} queued.")
+            return redirect(url_for("platforms.request_page", request_id=follow.id))
+    return redirect(url_for("platforms.request_page", request_id=request_id))
+
+
+@bp.post("/requests/<int:request_id>/retry")
+@role_required()
+def retry(request_id: int):  # type: ignore[no-untyped-def]
+    removal_request = _visible_request(request_id)
+    if ActionForm().validate_on_submit():
+        try:
+            retry_failed_request(db_session(), removal_request, now=now())
+        except NoticeError as exc:
+            db_session().rollback()
+            flash(f"Not retried: {exc}")
+        else:
+            audit("retry_removal_request", removal_request, case_id=removal_request.case_id)
+            db_session().commit()
+            flash("Back in the outbox: the worker sends it again.")
+    return redirect(url_for("platforms.request_page", request_id=request_id))
+
+
+# --- what needs attention --------------------------------------------------------------------
+
+@bp.get("/requests/")
+@role_required()
+def attention():  # type: ignore[no-untyped-def]
+    """Overdue requests (the worker raises them on its own) and failed sends."""
+    session_ = db_session()
+    overdue = overdue_requests(session_, now=now(), assignee_id=_own_cases_only())
+    failed = failed_requests(session_, assignee_id=_own_cases_only())
+    audit("view_overdue_requests", None, overdue=len(overdue), failed=len(failed))
+    session_.commit()
+    return render_template("platforms/attention.html", overdue=overdue, failed=failed,
+                           action_form=ActionForm(), now=now())
+
+
+@bp.get("/platforms/deadlines")
+@role_required()
+def deadlines():  # type: ignore[no-untyped-def]
+    records = deadline_records(db_session(), now=now())
+    return render_template("platforms/deadlines.html", records=records,
+                           share=ROUTINE_MISS_SHARE, minimum=ROUTINE_MIN_REQUESTS)
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+@bp.get("/platforms/")
+@role_required()
+def platform_list():  # type: ignore[no-untyped-def]
+    platforms = list(db_session().scalars(
+        select(Platform).options(selectinload(Platform.domains)).order_by(Platform.name)))
+    return render_template("platforms/list.html", platforms=platforms,
+                           import_form=ImportForm(), action_form=ActionForm())
+
+
+def _lines(text: str | None) -> list[str]:
+    return [line.strip() for line in (text or "").splitlines() if line.strip()]
+
+
+def _platform_fields(form: PlatformForm) -> dict:
+    return dict(
+        name=form.name.data, domains=_lines(form.domains.data), channel=form.channel.data,
+        contact=form.contact.data, jurisdiction=form.jurisdiction.data,
+        deadline_hours=form.deadline_hours.data, trusted_flagger=bool(form.trusted_flagger.data),
+        default_legal_basis=form.default_legal_basis.data,
+        removal_rules={key: _lines(getattr(form, key).data) for key in RULE_KEYS},
+        notes=form.notes.data,
+    )
+
+
+def _fill(form: PlatformForm, platform: Platform) -> None:
+    form.name.data = platform.name
+    form.domains.data = "\n".join(d.domain for d in platform.domains)
+    form.channel.data = platform.channel
+    form.contact.data = platform.contact or ""
+    form.jurisdiction.data = platform.jurisdiction or ""
+    form.deadline_hours.data = platform.deadline_hours
+    form.trusted_flagger.data = platform.trusted_flagger
+    form.default_legal_basis.data = platform.default_legal_basis
+    for key in RULE_KEYS:
+        getattr(form, key).data = "\n".join((platform.removal_rules or {}).get(key, []))
+    form.notes.data = platform.notes or ""
+
+
+@bp.route("/platforms/new", methods=["GET", "POST"])
+@bp.route("/platforms/<int:platform_id>/edit", methods=["GET", "POST"])
+@role_required("admin")
+def edit_platform(platform_id: int | None = None):  # type: ignore[no-untyped-def]
+    session_ = db_session()
+    platform = None
+    if platform_id is not None:
+        platform = session_.get(Platform, platform_id)
+        if platform is None:
+            abort(404)
+    form = PlatformForm()
+    if request.method == "GET" and platform is not None:
+        _fill(form, platform)
+    if form.validate_on_submit():
+        fields = _platform_fields(form)
+        try:
+            if platform is None:
+                platform = add_platform(session_, **fields)
+                action = "create_platform"
+            else:
+                update_platform(session_, platform, **fields)
+                action = "update_platform"
+        except PlatformError as exc:
+            session_.rollback()
+            target = getattr(form, exc.field or "", None) or form.name
+            target.errors = [*target.errors, str(exc)]
+        else:
+            audit(action, platform, name=platform.name)
+            session_.commit()
+            flash(f"{platform.name} saved.")
+            return redirect(url_for("platforms.platform_list"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("platforms/edit.html", form=form, platform=platform), status
+
+
+@bp.get("/platforms/export.yaml")
+@role_required("admin")
+def export_yaml():  # type: ignore[no-untyped-def]
+    text = export_platforms(db_session())
+    audit("export_platforms", None)
+    db_session().commit()
+    return Response(text, mimetype="application/yaml", headers={
+        "Content-Disposition": "attachment; filename=disrupt-platforms.yaml"})
+
+
+@bp.post("/platforms/import")
+@role_required("admin")
+def import_yaml():  # type: ignore[no-untyped-def]
+    form = ImportForm()
+    catalogue = request.form.get("source") == "catalogue"
+    if catalogue and not ActionForm().validate_on_submit():
+        abort(400)
+    if not catalogue and not form.validate_on_submit():
+        flash("Choose a YAML file to import.")
+        return redirect(url_for("platforms.platform_list"))
+    session_ = db_session()
+    try:
+        if catalogue:
+            summary = import_catalogue(session_)
+        else:
+            text = form.file.data.read(2_000_000).decode("utf-8", errors="replace")
+            summary = import_platforms(session_, text)
+    except PlatformError as exc:
+        session_.rollback()
+        flash(f"Nothing imported: {exc}")
+    else:
+        audit("import_platforms", None, source="catalogue" if catalogue else "file",
+              **summary.as_dict())
+        session_.commit()
+        flash(f"Imported: {len(summary.created)} new, {len(summary.updated)} updated, "
+              f"{len(summary.unchanged)} unchanged"
+              + (f"; skipped {', '.join(summary.skipped_domains)}"
+                 if summary.skipped_domains else "") + ".")
+    return redirect(url_for("platforms.platform_list"))
+
+
+# --- referrals -------------------------------------------------------------------------------
+
+@bp.route("/cases/<int:case_id>/referral", methods=["GET", "POST"])
+@role_required()
+def referral(case_id: int):  # type: ignore[no-untyped-def]
+    """A ready-to-paste summary for PHAROS, a partner hotline or the police, and the record of
+    when it was sent."""
+    case = _visible_case(case_id)
+    session_ = db_session()
+    form = ReferralForm()
+    if request.method == "GET":
+        form.recipient.data = request.args.get("recipient", "pharos")
+        language = request.args.get("language")
+        form.language.data = language if language in ("fr", "en") else (
+            "fr" if form.recipient.data == "pharos" else "en")
+        form.summary.data = referral_summary(session_, case, notifier=_notifier(),
+                                             language=form.language.data, now=now())
+    status = 200
+    if form.validate_on_submit():
+        try:
+            sent = record_referral(session_, case, recipient=form.recipient.data,
+                                   summary=form.summary.data, now=now(),
+                                   their_reference=form.their_reference.data,
+                                   hotline_name=form.hotline_name.data,
+                                   author_id=current_user.id)
+        except ValueError as exc:
+            session_.rollback()
+            target = form.hotline_name if "hotline" in str(exc) else form.summary
+            target.errors = [*target.errors, str(exc)]
+        else:
+            session_.flush()
+            audit("record_referral", sent, case_id=case.id, recipient=sent.recipient)
+            session_.commit()
+            flash(f"Referral to {sent.recipient} recorded.")
+            return redirect(url_for("platforms.referral", case_id=case.id))
+        status = 400
+    elif form.is_submitted():
+        status = 400
+    return render_template("platforms/referral.html", case=case, form=form,
+                           referrals=case_referrals(session_, case)), status

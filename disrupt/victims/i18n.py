@@ -1,0 +1,39 @@
+"""French and English for the portal (Flask-Babel). The console stays in English."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, request, session
+from flask_babel import Babel, get_locale
+
+from disrupt.paths import translations_dir
+
+PORTAL_LANGUAGES = {"fr": "Français", "en": "English"}
+DEFAULT_LANGUAGE = "en"
+SESSION_KEY = "lang"
+
+
+def select_locale() -> str:
+    """The language the victim chose (kept in the session), else the browser's preference."""
+    if request.path.startswith("/console"):
+        return "en"
+    chosen = session.get(SESSION_KEY)
+    if chosen in PORTAL_LANGUAGES:
+        return chosen
+    return request.accept_languages.best_match(list(PORTAL_LANGUAGES), DEFAULT_LANGUAGE)
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale is not None else DEFAULT_LANGUAGE
+
+
+def init_i18n(app: Flask) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations_dir())
+    app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["PORTAL_TIMEZONE"]
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _language() -> dict[str, Any]:
+        return {"lang": current_language(), "portal_languages": PORTAL_LANGUAGES}

@@ -1,0 +1,110 @@
+"""Per-host politeness shared through the database: slots, leases, spacing."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from sqlalchemy import select
+
+from disrupt.cases.models import ReportedURL
+from disrupt.monitoring.jobs import run_due_checks
+from disrupt.monitoring.politeness import HostGate
+from tests.monitoring.conftest import monitor_config, seed_case
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_slots_leases_and_spacing(mdb):
+    clock = Clock()
+    lease = timedelta(seconds=30)
+    a = HostGate(mdb, holder="worker-a", lease=lease, clock=clock)
+    b = HostGate(mdb, holder="worker-b", lease=lease, clock=clock)
+    first = a.try_acquire("pics.example", 2, 1.0)
+    second = b.try_acquire("pics.example", 2, 1.0)
+    assert first is not None and second is not None and first.slot != second.slot
+    # Requests to one host start at least the spacing apart, whichever worker sends them.
+    assert first.reserved_start == T0 and second.reserved_start == T0 + timedelta(seconds=1)
+    assert a.try_acquire("pics.example", 2, 1.0) is None  # both slots held
+    # Another host is not held up by the first one.
+    other = a.try_acquire("clips.example", 2, 1.0)
+    assert other is not None and other.reserved_start == T0
+    # A platform override: one request at a time.
+    solo = a.try_acquire("slow.example", 1, 0.0)
+    assert solo is not None and b.try_acquire("slow.example", 1, 0.0) is None
+    b.release(solo)  # only the holder can release
+    assert b.try_acquire("slow.example", 1, 0.0) is None
+    a.release(solo)
+    assert b.try_acquire("slow.example", 1, 0.0) is not None
+    # Released slots are free; the spacing still counts from the latest start.
+    a.release(first)
+    again = b.try_acquire("pics.example", 2, 1.0)
+    assert again is not None and again.reserved_start == T0 + timedelta(seconds=2)
+    # A crashed holder's slot frees itself when its lease runs out.
+    assert a.try_acquire("pics.example", 2, 1.0) is None
+    clock.now = T0 + timedelta(seconds=33)
+    late = a.try_acquire("pics.example", 2, 1.0)
+    assert late is not None and late.reserved_start == clock.now
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    starts: list[float] = []
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        cls = type(self)
+        with cls.lock:
+            cls.starts.append(time.monotonic())
+            cls.active += 1
+            cls.peak = max(cls.peak, cls.active)
+        time.sleep(0.05)
+        body = b"<html><title>x</title><body>a page with some words</body></html>"
+        self.send_response(404 if "disrupt-probe" in self.path else 200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        with cls.lock:
+            cls.active -= 1
+
+
+def test_engine_keeps_concurrency_and_spacing(mdb):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with mdb.session() as session:
+            seed_case(session, urls=[f"{base}/item/{i}" for i in range(6)], now=T0)
+            session.commit()
+        _Recorder.starts, _Recorder.peak = [], 0
+        config = monitor_config(HOST_CONCURRENCY=2, HOST_SPACING_SECONDS=0.2,
+                                CHECK_CONCURRENCY=8)
+        assert run_due_checks(mdb, config, worker="w", now=lambda: T0) == 6
+        starts = sorted(_Recorder.starts)
+        assert len(starts) == 7  # six pages and one soft-404 probe
+        # Start times are reserved 0.2 s apart; a request sent late after its reservation
+        # (a busy machine) can shorten one gap, never the spacing on average.
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        assert (starts[-1] - starts[0]) / len(gaps) >= 0.19 and min(gaps) >= 0.1, gaps
+        assert _Recorder.peak <= 2
+        with mdb.session() as session:
+            assert {u.state for u in session.scalars(select(ReportedURL))} == {"online"}
+    finally:
+        server.shutdown()
+        server.server_close()
