@@ -60,6 +60,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "REMOVAL_CONFIRM_SECONDS": (3600, "A removal counts after a second removal verdict this long "
                                       "after the first"),
     "USER_AGENT": ("DISRUPT-checker/0.1 (+takedown verification)", "User-Agent of URL checks"),
+    "ERASED_HASH_RETENTION_DAYS": (30, "Days the hashes of an erased case stay in the exchange as "
+                                       "Deleted, so partner platforms delete them; then purged"),
+    "RETENTION_PURGE_SECONDS": (3600, "How often the worker runs the retention purge"),
     "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker or victim session ends"),
     "VICTIM_IDLE_MINUTES": (15, "Idle minutes before a victim's case page closes itself"),
     "VICTIM_LOCKOUT_ATTEMPTS": (20, "Wrong secrets for one case reference before it is locked"),

@@ -11,6 +11,7 @@ from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.jobs import CheckEngine, run_due_checks
 from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
+from disrupt.victims.jobs import purge_retention
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     scheduler.add_job(fold_changed_urls, id="fold-statistics", args=(db, config),
                       kwargs={"max_seconds": 20.0},
                       **{**common, "seconds": float(config["STATS_FOLD_SECONDS"])})
+    scheduler.add_job(purge_retention, id="purge-retention", args=(db, config),
+                      kwargs={"now": utcnow},
+                      **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
     return scheduler
 
 

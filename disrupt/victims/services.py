@@ -5,6 +5,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -105,6 +106,12 @@ class ThrottlePolicy:
     client_attempts: int
     lock_for: timedelta
 
+    @classmethod
+    def from_config(cls, config: Any) -> ThrottlePolicy:
+        return cls(reference_attempts=config["VICTIM_LOCKOUT_ATTEMPTS"],
+                   client_attempts=config["VICTIM_CLIENT_ATTEMPTS"],
+                   lock_for=timedelta(minutes=config["VICTIM_LOCKOUT_MINUTES"]))
+
 
 def throttle_key(secret_key: str, text: str) -> str:
     """An HMAC, so the table holds neither references nor client addresses."""
@@ -161,6 +168,16 @@ def clear_failures(session: Session, scope: str, key: str) -> None:
     session.execute(delete(LoginThrottle).where(LoginThrottle.scope == scope,
                                                 LoginThrottle.key == key,
                                                 LoginThrottle.locked_until.is_(None)))
+
+
+def purge_erased_hashes(session: Session, now: datetime, keep_for: timedelta) -> int:
+    """Delete the hash tombstones of erased cases once partner platforms have had `keep_for`
+    to learn from the exchange that they must delete them."""
+    result = session.execute(delete(MediaHash).where(
+        MediaHash.status == "deleted", MediaHash.status_changed_at < now - keep_for,
+        MediaHash.case_id.in_(select(Case.id).where(Case.status == "erased")),
+    ))
+    return result.rowcount or 0
 
 
 def purge_throttles(session: Session, now: datetime, policy: ThrottlePolicy) -> int:

@@ -61,10 +61,7 @@ SEEN_KEY = "victim_seen"
 
 
 def _policy() -> ThrottlePolicy:
-    config = current_app.config
-    return ThrottlePolicy(reference_attempts=config["VICTIM_LOCKOUT_ATTEMPTS"],
-                          client_attempts=config["VICTIM_CLIENT_ATTEMPTS"],
-                          lock_for=timedelta(minutes=config["VICTIM_LOCKOUT_MINUTES"]))
+    return ThrottlePolicy.from_config(current_app.config)
 
 
 # Pages that answer GET: after a language switch the victim comes back to the same page.
