@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fixtures import require_pdq_reference
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hashing_harness import (  # noqa: E402
@@ -44,8 +46,7 @@ def hash_page(browser, static_base_url):
 
 @pytest.fixture(scope="session")
 def reference_images() -> list[Path]:
-    if not PDQ_REFERENCE.is_dir():
-        pytest.skip(f"{PDQ_REFERENCE} not present")
+    require_pdq_reference()
     return [
         Path(p)
         for p in sorted(glob.glob(str(PDQ_REFERENCE / "**" / "*"), recursive=True))

@@ -24,7 +24,6 @@ from PIL import Image, ImageCms
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC_DIR = REPO / "disrupt" / "static"
-PDQ_REFERENCE = Path("/work/shared/fixtures/pdq-reference")
 
 TEST_PAGE = b"""<!doctype html>
 <html><head><meta charset="utf-8"><title>hashing test</title></head>

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from disrupt.hashing.index import N_CHUNKS, PDQIndex, _probe_plan, parse_pdq, probe_count
+from tests.support.fixtures import require_pdq_reference
 
 STRATEGIES = ("auto", "probe", "scan")
-
-
-def _reference_dir() -> Path | None:
-    env = os.environ.get("DISRUPT_PDQ_REFERENCE")
-    candidates = [Path(env)] if env else []
-    for parent in Path(__file__).resolve().parents:
-        candidates.append(parent / "shared" / "fixtures" / "pdq-reference")
-    for path in candidates:
-        if (path / "reg-test-input" / "needles.txt").is_file():
-            return path / "reg-test-input"
-    return None
 
 
 def _read_hashes(path: Path) -> list[str]:
@@ -112,9 +101,7 @@ def test_worst_case_spread_is_found_at_the_boundary(d: int) -> None:
 
 @pytest.fixture(scope="module")
 def reference() -> tuple[list[str], list[str]]:
-    folder = _reference_dir()
-    if folder is None:
-        pytest.skip("shared/fixtures/pdq-reference not found (set DISRUPT_PDQ_REFERENCE)")
+    folder = require_pdq_reference() / "reg-test-input"
     return _read_hashes(folder / "needles.txt"), _read_hashes(folder / "haystack.txt")
 
 
