@@ -4,7 +4,8 @@
 process) that answer after 200 ms; politeness 2 concurrent per host, no spacing. The
 bound is hosts x concurrency / latency = 1,000 checks/s. Prints the worker's rate, a
 naive sequential loop's rate over a sample of the same URLs (the baseline), the ratio
-of the worker's rate to the bound, RSS at start / middle / end, and where the time goes.
+of the worker's rate to the bound, RSS at start / each quarter / end, and where the time
+goes (wall and CPU time of each phase).
 
     .venv/bin/python bench/checks.py [--urls 10000] [--hosts 100] [--threads 200]
                                      [--database-url postgresql+psycopg://...]
@@ -139,12 +140,15 @@ def main() -> None:
         rss = {"start": _rss_mib()}
         done = threading.Event()
 
+        marks = {"25 %": args.urls // 4, "middle": args.urls // 2, "75 %": args.urls * 3 // 4}
+
         def sample_memory() -> None:
             while not done.wait(0.25):
                 with db.session() as session:
                     count = session.scalar(select(func.count()).select_from(URLCheck))
-                if "middle" not in rss and count >= args.urls // 2:
-                    rss["middle"] = _rss_mib()
+                for mark, at in marks.items():
+                    if mark not in rss and count >= at:
+                        rss[mark] = _rss_mib()
 
         sampler = threading.Thread(target=sample_memory, daemon=True)
         sampler.start()
@@ -179,17 +183,22 @@ def main() -> None:
     print(f"politeness bound    {bound:8.1f} checks/s  ({args.hosts} hosts x 2 / "
           f"{args.latency:g} s)")
     print(f"worker / bound      {rate / bound * 100:8.1f} %  (goal >= 60 %)")
-    print(f"RSS MiB             start {rss['start']:.0f}, middle {rss.get('middle', 0):.0f}, "
-          f"end {rss['end']:.0f}")
+    print("RSS MiB             " + ", ".join(
+        f"{mark} {rss.get(mark, 0):.0f}" for mark in ("start", "25 %", "middle", "75 %", "end")))
     print(f"worker CPU          {cpu:.1f} s for {elapsed:.1f} s wall "
           f"({cpu / elapsed * 100:.0f} % of one core)")
-    print("where the time goes (main thread: claim + record; threads: summed per check)")
-    for phase in ("claim", "record"):
-        print(f"  {phase:<17} {t[phase]:6.2f} s  ({t[phase] / elapsed * 100:.0f} % of wall)")
+    print("where the time goes (main thread: claim, slots, record; threads: summed per check)")
+    for phase in ("claim", "slots", "record"):
+        print(f"  {phase:<17} {t[phase]:6.2f} s  ({t[phase] / elapsed * 100:.0f} % of wall), "
+              f"CPU {t[phase + '_cpu']:5.2f} s")
     per_check = t["check"] / max(recorded, 1) * 1000
     print(f"  check (fetch+judge) {per_check:.0f} ms per check on average "
-          f"(the server answers after {args.latency * 1000:.0f} ms)")
-    print(f"  slot waits        {t['slot_wait']:6.2f} s summed over lanes")
+          f"(the server answers after {args.latency * 1000:.0f} ms), "
+          f"CPU {t['check_cpu'] / max(recorded, 1) * 1e6:.0f} us per check")
+    main_cpu = sum(t[p + "_cpu"] for p in ("claim", "slots", "record"))
+    print(f"  other CPU         {cpu - main_cpu - t['check_cpu']:6.2f} s  (lane hand-offs, "
+          "timeouts, memory sampler, GC)")
+    print(f"  slot waits        {t['slot_wait']:6.2f} s summed over hosts")
 
 
 if __name__ == "__main__":

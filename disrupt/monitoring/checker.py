@@ -24,7 +24,7 @@ import httpx
 from disrupt.hashing.matching import PDQ_MIN_QUALITY, HashRecord, match_media
 from disrupt.hashing.pipeline import UnsupportedMedia, hash_image_bytes, sniff_kind
 from disrupt.monitoring import rules as R
-from disrupt.monitoring.fetch import FetchResult, fetch
+from disrupt.monitoring.fetch import FetchResult, fetch, shared_transport
 
 DETECTOR_VERSION = "rules-2"
 MAX_RETRY_AFTER = timedelta(days=7)
@@ -215,7 +215,7 @@ class Checker:
     """
 
     def __init__(self, settings: CheckSettings, *, fingerprints: FingerprintStore | None = None,
-                 client: httpx.Client | None = None) -> None:
+                 client: httpx.Client | httpx.BaseTransport | None = None) -> None:
         self.settings = settings
         self.fingerprints = fingerprints if fingerprints is not None else MemoryFingerprints()
         self.client = client
@@ -223,16 +223,10 @@ class Checker:
         self._locks_lock = threading.Lock()
 
     @staticmethod
-    def shared_client() -> httpx.Client:
-        """One client for many fetches: no proxies, no cookies kept, no pooled connections
-        (fetch() sends ``Connection: close``), no cap on parallel connections."""
-        from http.cookiejar import CookieJar, DefaultCookiePolicy
-
-        return httpx.Client(
-            trust_env=False, follow_redirects=False,
-            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
-        )
+    def shared_transport() -> httpx.BaseTransport:
+        """One transport for many fetches (see :class:`disrupt.monitoring.fetch.PerThreadTransport`:
+        no proxy, no cookies, no pooled connections, no cap on parallel connections)."""
+        return shared_transport()
 
     # -- fetching ----------------------------------------------------------------------
     def _fetch(self, url: str, max_bytes: int, hook: RequestHook | None) -> FetchResult:

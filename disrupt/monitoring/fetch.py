@@ -16,6 +16,9 @@ whose ``error`` is one of :data:`ERRORS`.
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import ssl
 import threading
@@ -66,19 +69,75 @@ class _Deadline(Exception):
     pass
 
 
+class _Watchdogs:
+    """One thread per process that fires the watchdogs whose deadline passed.
+
+    A thread per fetch (``threading.Timer``) costs more CPU than the fetch itself; here
+    a fetch only pushes its deadline onto a heap. Cancelled watchdogs are dropped when
+    they make up half of the heap, so it stays about as large as the fetches in flight.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, _Watchdog]] = []
+        self._seq = itertools.count()
+        self._pid = -1
+        self._cancelled = 0
+
+    def add(self, due: float, watchdog: _Watchdog) -> None:
+        with self._cond:
+            if self._pid != os.getpid():  # first use, or a forked child without the thread
+                self._pid = os.getpid()
+                self._heap.clear()
+                threading.Thread(target=self._run, name="fetch-watchdogs", daemon=True).start()
+            earliest = self._heap[0][0] if self._heap else None
+            heapq.heappush(self._heap, (due, next(self._seq), watchdog))
+            if earliest is None or due < earliest:
+                self._cond.notify()
+
+    def cancelled(self) -> None:
+        with self._cond:
+            self._cancelled += 1
+            if self._cancelled > 64 and 2 * self._cancelled > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                now = time.monotonic()
+                expired = []
+                while self._heap and self._heap[0][0] <= now:
+                    watchdog = heapq.heappop(self._heap)[2]
+                    if watchdog.cancelled:
+                        self._cancelled = max(0, self._cancelled - 1)
+                    else:
+                        expired.append(watchdog)
+                if not expired:
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+                    continue
+            for watchdog in expired:
+                watchdog.fire()
+
+
+_WATCHDOGS = _Watchdogs()
+
+
 class _Watchdog:
     """Shuts down every socket of the fetch when the total deadline passes."""
 
     def __init__(self, seconds: float) -> None:
         self.expired = False
+        self.cancelled = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOGS.add(time.monotonic() + max(seconds, 0.0), self)
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
+            if self.cancelled:
+                return
             self.expired = True
             for sock in self._sockets:
                 self._shutdown(sock)
@@ -104,9 +163,10 @@ class _Watchdog:
                 self._shutdown(sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
         with self._lock:
+            self.cancelled = True
             self._sockets.clear()
+        _WATCHDOGS.cancelled()
 
 
 class _BodyDecoder:
@@ -172,7 +232,7 @@ def fetch(
     max_redirects: int = 5,
     user_agent: str,
     method: str = "GET",
-    client: httpx.Client | None = None,
+    client: httpx.Client | httpx.BaseTransport | None = None,
 ) -> FetchResult:
     """Fetch ``url`` hop by hop through the network guard (see the module docstring).
 
@@ -180,7 +240,10 @@ def fetch(
     is read up to ``max_bytes`` (``truncated`` says when it was cut; that is not
     an error). Only GET and HEAD are allowed. A ``client`` passed in must not use
     a proxy (``trust_env=False``); the default is a fresh client per fetch,
-    without proxies or persistent cookies.
+    without proxies or persistent cookies. ``client`` may also be a transport
+    without a proxy (:func:`shared_transport`): requests then go straight to it,
+    without the client's cookie, auth and redirect layers (a worker's checks spend
+    less CPU that way; no cookie is ever sent, as with a fresh client).
     """
     method = method.upper()
     if method not in ("GET", "HEAD"):
@@ -189,7 +252,8 @@ def fetch(
     deadline = start + timeout
     result = FetchResult(url=url, final_url=url)
     own_client = client is None
-    http = client if client is not None else httpx.Client(trust_env=False, follow_redirects=False)
+    http: httpx.Client | httpx.BaseTransport = (
+        client if client is not None else httpx.Client(trust_env=False, follow_redirects=False))
     watchdog = _Watchdog(timeout)
     try:
         _follow(http, result, watchdog, deadline, own_client=own_client, method=method,
@@ -203,6 +267,48 @@ def fetch(
     return result
 
 
+class PerThreadTransport(httpx.BaseTransport):
+    """A transport for the many fetches of a worker's threads: no proxy, no cookies, no
+    pooled connections (every request says ``Connection: close``), no cap on parallel
+    connections (the caller's politeness caps them per host).
+
+    Each thread gets its own connection pool (sharing one TLS context): one pool shared by
+    hundreds of threads does work proportional to its open connections for every request,
+    under a lock, which costs more CPU than the request itself.
+    """
+
+    def __init__(self) -> None:
+        self._ssl_context = httpx.create_ssl_context()
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._transports: list[httpx.HTTPTransport] = []
+
+    def _transport(self) -> httpx.HTTPTransport:
+        transport = getattr(self._local, "transport", None)
+        if transport is None:
+            transport = httpx.HTTPTransport(
+                verify=self._ssl_context,
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0))
+            self._local.transport = transport
+            with self._lock:
+                self._transports.append(transport)
+        return transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._transport().handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            transports, self._transports = self._transports, []
+        for transport in transports:
+            transport.close()
+
+
+def shared_transport() -> PerThreadTransport:
+    """The transport a worker shares between its checks (see :class:`PerThreadTransport`)."""
+    return PerThreadTransport()
+
+
 def _fail(result: FetchResult, error: str, detail: str, reason: str | None = None) -> None:
     result.error = error
     result.error_detail = detail
@@ -210,7 +316,7 @@ def _fail(result: FetchResult, error: str, detail: str, reason: str | None = Non
 
 
 def _follow(
-    http: httpx.Client,
+    http: httpx.Client | httpx.BaseTransport,
     result: FetchResult,
     watchdog: _Watchdog,
     deadline: float,
@@ -228,10 +334,12 @@ def _follow(
     while True:
         result.final_url = current
         visited.add(current)
+        parsed: httpx.URL | None = None
         with contextlib.suppress(httpx.InvalidURL, ValueError, TypeError, UnicodeError):
-            visited.add(str(httpx.URL(current)))  # unreadable ones are refused by _one_hop
+            parsed = httpx.URL(current)  # unreadable ones are refused by _one_hop
+            visited.add(str(parsed))
         try:
-            _one_hop(http, result, watchdog, deadline, current, own_client=own_client,
+            _one_hop(http, result, watchdog, deadline, current, parsed, own_client=own_client,
                      method=method, allow_loopback=allow_loopback, max_bytes=max_bytes,
                      user_agent=user_agent)
         except GuardRefused as exc:
@@ -264,7 +372,8 @@ def _follow(
             return
         result.redirect_chain.append((current, result.status))
         try:
-            target = httpx.URL(current).join(location.strip()).copy_with(fragment=None)
+            base = parsed if parsed is not None else httpx.URL(current)
+            target = base.join(location.strip()).copy_with(fragment=None)
         except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
             _fail(result, "guard", f"redirect to an unreadable URL {location!r}: {exc}", "bad_url")
             return
@@ -292,11 +401,12 @@ def _refuse_unreadable(url: str, allow_loopback: bool, exc: Exception) -> NoRetu
 
 
 def _one_hop(
-    http: httpx.Client,
+    http: httpx.Client | httpx.BaseTransport,
     result: FetchResult,
     watchdog: _Watchdog,
     deadline: float,
     current: str,
+    parsed: httpx.URL | None,
     *,
     own_client: bool,
     method: str,
@@ -305,10 +415,12 @@ def _one_hop(
     user_agent: str,
 ) -> None:
     result.status, result.headers, result.body, result.truncated = None, {}, b"", False
-    try:
-        target = httpx.URL(current)
-    except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
-        _refuse_unreadable(current, allow_loopback, exc)
+    target = parsed
+    if target is None:
+        try:
+            target = httpx.URL(current)
+        except (httpx.InvalidURL, ValueError, TypeError, UnicodeError) as exc:
+            _refuse_unreadable(current, allow_loopback, exc)
     check_scheme(target.scheme)
     try:
         host = target.raw_host.decode("ascii")
@@ -331,24 +443,26 @@ def _one_hop(
     extensions: dict[str, Any] = {"trace": watchdog.trace}
     if target.scheme == "https":
         extensions["sni_hostname"] = host.strip("[]")
-    if own_client:
-        http.cookies.clear()  # cookies are stored per IP here; never share them across hosts
-    request = http.build_request(
-        method,
-        target.copy_with(host=ip, username=None, password=None, fragment=None),
-        headers={
-            "Host": _host_header(target),
-            "User-Agent": user_agent,
-            "Accept": "*/*",
-            "Accept-Encoding": "identity",
-            # One request per connection: a pooled connection verified for one
-            # name must never carry a request for another name on the same IP.
-            "Connection": "close",
-        },
-        timeout=httpx.Timeout(remaining),
-        extensions=extensions,
-    )
-    response = http.send(request, stream=True, follow_redirects=False)
+    headers = {
+        "Host": _host_header(target),
+        "User-Agent": user_agent,
+        "Accept": "*/*",
+        "Accept-Encoding": "identity",
+        # One request per connection: a pooled connection verified for one
+        # name must never carry a request for another name on the same IP.
+        "Connection": "close",
+    }
+    address = target.copy_with(host=ip, username=None, password=None, fragment=None)
+    if isinstance(http, httpx.BaseTransport):
+        extensions["timeout"] = httpx.Timeout(remaining).as_dict()
+        response = http.handle_request(
+            httpx.Request(method, address, headers=headers, extensions=extensions))
+    else:
+        if own_client:
+            http.cookies.clear()  # cookies are stored per IP here; never share them across hosts
+        request = http.build_request(method, address, headers=headers,
+                                     timeout=httpx.Timeout(remaining), extensions=extensions)
+        response = http.send(request, stream=True, follow_redirects=False)
     try:
         result.status = response.status_code
         result.headers = _headers(response)

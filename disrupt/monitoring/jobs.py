@@ -5,7 +5,16 @@ due URLs in batches under a lease, keeps claiming as checks finish, and runs the
 on a thread pool in *lanes*: a lane holds one politeness slot of a host (shared with
 every worker through the database) and checks that host's claimed URLs one after the
 other, so a host never gets more than its concurrency and different hosts never wait
-for each other. The main thread writes the results in batches, each under the lease.
+for each other.
+
+The main thread does the database work in few, large transactions: it claims URLs,
+takes the slots for the lanes it starts (every host of a claim in one transaction),
+and writes the results in batches, each under the lease, releasing in the same
+transaction the slots of lanes that ran out of work. A lane that runs dry hands its
+slot back to the main thread, which gives it to the next lane of that host when more
+URLs of the host were claimed meanwhile, or else releases it. Lanes touch the database
+only when the host asks for spacing between requests (each request's start is then
+reserved in ``host_slots``) or when a slot's lease must be renewed.
 """
 from __future__ import annotations
 
@@ -16,6 +25,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +33,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.checker import Checker, CheckOutcome, CheckSettings
-from disrupt.monitoring.politeness import HostGate, SlotLease
+from disrupt.monitoring.politeness import HostGate, SlotLease, SlotWant, release_slots
 from disrupt.monitoring.services import (
     ClaimedURL,
     DatabaseFingerprints,
@@ -35,6 +45,26 @@ from disrupt.monitoring.services import (
 
 log = logging.getLogger(__name__)
 
+#: How often the main thread asks again for a slot that other workers hold.
+SLOT_RETRY_SECONDS = 0.1
+
+
+class SlotLost(Exception):
+    """A lane's slot lease ran out and no slot could be taken again: the lane stops."""
+
+
+@dataclass
+class _Host:
+    """The claimed URLs of one host waiting for a lane, and the lanes and slots of the host."""
+
+    concurrency: int
+    spacing: float
+    waiting: deque[ClaimedURL] = field(default_factory=deque)
+    lanes: int = 0
+    idle: list[SlotLease] = field(default_factory=list)  # held slots without a lane
+    retry_at: float = 0.0  # monotonic time of the next slot request
+    starving_since: float | None = None  # no lane and no slot since then
+
 
 class CheckEngine:
     def __init__(self, db: Database, config: Any, *, worker: str,
@@ -44,7 +74,7 @@ class CheckEngine:
         self.settings = CheckSettings.from_config(config)
         self._client = None
         if checker is None:
-            self._client = Checker.shared_client()
+            self._client = Checker.shared_transport()
             checker = Checker(self.settings, fingerprints=DatabaseFingerprints(db),
                               client=self._client)
         self.checker = checker
@@ -59,14 +89,17 @@ class CheckEngine:
         self.gate = HostGate(db, holder=worker,
                              lease=timedelta(seconds=float(config["HOST_SLOT_LEASE_SECONDS"])),
                              clock=clock)
-        self.pool = ThreadPoolExecutor(max_workers=max(1, int(config["CHECK_CONCURRENCY"])),
-                                       thread_name_prefix="check")
+        self.threads = max(1, int(config["CHECK_CONCURRENCY"]))
+        self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="check")
         self._lock = threading.Lock()
-        self._queues: dict[str, deque[ClaimedURL]] = {}
-        self._lanes: dict[str, int] = defaultdict(int)
+        self._no_lanes = threading.Condition(self._lock)
+        self._hosts: dict[str, _Host] = {}
+        self._lanes = 0  # running lanes, never more than the threads
         self._results: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
+        self._given_back: list[ClaimedURL] = []  # claims the main thread gave up on
         #: Seconds spent per phase, for the benchmark ("check" and "slot_wait" are summed
-        #: over the threads).
+        #: over the threads / hosts; the others are the main thread's); "<phase>_cpu" is
+        #: the CPU time of the thread(s) in that phase.
         self.timings: dict[str, float] = defaultdict(float)
 
     def close(self) -> None:
@@ -80,55 +113,45 @@ class CheckEngine:
         spacing = claim.spacing if claim.spacing is not None else self.host_spacing
         return max(1, concurrency), max(0.0, spacing)
 
-    def _dispatch(self, claims: list[ClaimedURL]) -> None:
-        for claim in claims:
-            concurrency, spacing = self._limits(claim)
-            with self._lock:
-                waiting = self._queues.setdefault(claim.host, deque())
-                waiting.append(claim)
-                if self._lanes[claim.host] >= min(concurrency, len(waiting)):
-                    continue
-                self._lanes[claim.host] += 1
-            self.pool.submit(self._lane, claim.host, concurrency, spacing)
-
-    def _next(self, host: str) -> ClaimedURL | None:
+    def _next(self, host: str, held: list[SlotLease]) -> ClaimedURL | None:
+        """The lane's next URL; None when there is none (the lane ends and its slot goes
+        back to the main thread)."""
         with self._lock:
-            waiting = self._queues.get(host)
-            if waiting:
-                return waiting.popleft()
-            self._lanes[host] -= 1
-            if self._lanes[host] <= 0:
-                self._lanes.pop(host, None)
-                self._queues.pop(host, None)
+            state = self._hosts[host]
+            if state.waiting:
+                return state.waiting.popleft()
+            state.lanes -= 1
+            self._lane_ended()
+            state.idle.append(held[0])
             return None
 
-    def _give_up(self, host: str) -> None:
-        with self._lock:
-            self._lanes[host] -= 1
-            if self._lanes[host] > 0:
-                return
-            self._lanes.pop(host, None)
-            leftovers = list(self._queues.pop(host, ()))
-        self._results.put(("release", leftovers, None))
+    def _lane_ended(self) -> None:  # with self._lock held
+        self._lanes -= 1
+        if not self._lanes:
+            self._no_lanes.notify_all()
 
-    def _lane(self, host: str, concurrency: int, spacing: float) -> None:
+    def _lane(self, host: str, lease: SlotLease) -> None:
+        held: list[SlotLease] = [lease]
+        claim: ClaimedURL | None = None
         try:
-            started = time.monotonic()
-            lease = self.gate.acquire(host, concurrency, spacing, wait=self.slot_wait)
-            self._add("slot_wait", time.monotonic() - started)
-            if lease is None:
-                log.info("no politeness slot free for %s; claims given back", host)
-                self._give_up(host)
-                return
-            held: list[SlotLease] = [lease]
-            try:
-                while (claim := self._next(host)) is not None:
-                    self._results.put(("checked", claim, self._check(claim, held)))
-            finally:
-                self.gate.release(held[0])
-        except Exception:  # a database error: give the remaining claims back
-            log.exception("check lane for %s failed", host)
-            self._give_up(host)
+            while (claim := self._next(host, held)) is not None:
+                self._results.put(("checked", claim, self._check(claim, held)))
+        except Exception as exc:  # a database error or a lost slot: give the claims back
+            lost = isinstance(exc, SlotLost)
+            if lost:
+                log.info("politeness slot of %s lost; claims given back", host)
+            else:
+                log.exception("check lane for %s failed", host)
+            with self._lock:
+                state = self._hosts[host]
+                state.lanes -= 1
+                leftovers = [] if state.lanes else list(state.waiting)
+                if not state.lanes:
+                    state.waiting.clear()
+                given_back = ([claim] if claim is not None else []) + leftovers
+                # A lost slot may be another holder's now: only a slot still ours is released.
+                self._results.put(("release", given_back, None if lost else held[0]))
+                self._lane_ended()
 
     def _check(self, claim: ClaimedURL, held: list[SlotLease]) -> CheckOutcome:
         host = claim.host
@@ -138,47 +161,131 @@ class CheckEngine:
                 return
             if not self.gate.before_request(held[0]):  # our slot lease ran out: take one again
                 lease = self.gate.acquire(host, *self._limits(claim), wait=self.slot_wait)
-                if lease is not None:
-                    held[0] = lease
-                    self.gate.before_request(lease)
+                if lease is None:
+                    raise SlotLost(host)
+                held[0] = lease
+                self.gate.before_request(lease)
 
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.thread_time()
         try:
             return self.checker.check(claim.target(), before_request=before_request)
+        except SlotLost:
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad URL must not stop the lane
             log.exception("checking %s failed", claim.url)
             return CheckOutcome("indeterminate", f"checker error: {type(exc).__name__}",
                                 None, None, 0, rule="network")
         finally:
-            self._add("check", time.monotonic() - started)
+            self._add(time.monotonic() - started, time.thread_time() - cpu)
 
-    def _add(self, key: str, seconds: float) -> None:
+    def _add(self, seconds: float, cpu: float) -> None:
         with self._lock:
-            self.timings[key] += seconds
+            self.timings["check"] += seconds
+            self.timings["check_cpu"] += cpu
+
+    # -- slots and lanes (main thread) ---------------------------------------------------
+    def _dispatch(self, claims: list[ClaimedURL]) -> None:
+        with self._lock:
+            for claim in claims:
+                state = self._hosts.get(claim.host)
+                if state is None:
+                    state = self._hosts[claim.host] = _Host(*self._limits(claim))
+                state.waiting.append(claim)
+        self._start_lanes()
+
+    def _start_lanes(self) -> None:
+        """Start the lanes the waiting URLs need, within the threads: first on slots that
+        lanes handed back, then on slots taken for every such host in one transaction."""
+        now = time.monotonic()
+        start: list[tuple[str, SlotLease]] = []
+        wants: list[SlotWant] = []
+        with self._lock:
+            budget = self.threads - self._lanes
+            for host, state in self._hosts.items():
+                need = min(state.concurrency, len(state.waiting)) - state.lanes
+                while need > 0 and budget > 0 and state.idle:
+                    start.append((host, state.idle.pop()))
+                    state.lanes += 1
+                    self._lanes += 1
+                    need -= 1
+                    budget -= 1
+                if need > 0 and budget > 0 and state.retry_at <= now:
+                    wants.append(SlotWant(host, min(need, budget), state.concurrency,
+                                          timedelta(seconds=state.spacing)))
+                    budget -= min(need, budget)
+        for host, lease in start:
+            self.pool.submit(self._lane, host, lease)
+        if not wants:
+            return
+        started, cpu = time.monotonic(), time.thread_time()
+        taken = self.gate.try_acquire_many(wants)
+        self.timings["slots"] += time.monotonic() - started
+        self.timings["slots_cpu"] += time.thread_time() - cpu
+        now = time.monotonic()
+        with self._lock:
+            for want in wants:
+                state = self._hosts[want.host]
+                leases = taken.get(want.host, [])
+                state.lanes += len(leases)
+                self._lanes += len(leases)
+                if len(leases) < want.count:  # held by other workers: ask again later
+                    state.retry_at = now + SLOT_RETRY_SECONDS
+                if state.lanes:
+                    if state.starving_since is not None:
+                        self.timings["slot_wait"] += now - state.starving_since
+                    state.starving_since = None
+                elif state.starving_since is None:
+                    state.starving_since = started
+                elif now - state.starving_since >= self.slot_wait:
+                    log.info("no politeness slot free for %s; claims given back", want.host)
+                    self.timings["slot_wait"] += now - state.starving_since
+                    self._given_back.extend(state.waiting)
+                    state.waiting.clear()
+                    state.starving_since = None
+                for lease in leases:
+                    self.pool.submit(self._lane, want.host, lease)
+
+    def _slots_to_release(self, everything: bool = False) -> list[SlotLease]:
+        """Slots handed back by lanes that no waiting URL needs (all of them at the end),
+        and forget the hosts without work."""
+        leases: list[SlotLease] = []
+        with self._lock:
+            for host in list(self._hosts):
+                state = self._hosts[host]
+                if everything or not state.waiting:
+                    leases.extend(state.idle)
+                    state.idle.clear()
+                if not state.waiting and not state.lanes and not state.idle:
+                    del self._hosts[host]
+        return leases
 
     # -- the tick (main thread) ----------------------------------------------------------
     def _claim(self, limit: int) -> list[ClaimedURL]:
         per_host = 4 * self.host_concurrency
         with self._lock:
-            busy = [h for h, waiting in self._queues.items() if len(waiting) >= per_host]
-        started = time.monotonic()
+            busy = [h for h, state in self._hosts.items() if len(state.waiting) >= per_host]
+        started, cpu = time.monotonic(), time.thread_time()
         with self.db.session(claim=True) as session:
             claims = claim_due_urls(session, worker=self.worker, now=self.now(), lease=self.lease,
                                     limit=limit, per_host=per_host, skip_hosts=busy)
             session.commit()
         self.timings["claim"] += time.monotonic() - started
+        self.timings["claim_cpu"] += time.thread_time() - cpu
         return claims
 
-    def _record(self, items: list[tuple[str, Any, Any]]) -> int:
-        started = time.monotonic()
+    def _record(self, items: list[tuple[str, Any, Any]], released: list[ClaimedURL],
+                slots: list[SlotLease]) -> int:
+        """Write the results, give back the claims that were not checked and release the
+        slots, in one transaction."""
+        started, cpu = time.monotonic(), time.thread_time()
         checked = [(claim, outcome) for kind, claim, outcome in items if kind == "checked"]
-        released = [c for kind, claims, _ in items if kind == "release" for c in claims]
         now = self.now()
         try:
             with self.db.session(claim=True) as session:
                 written = record_checks(session, checked, worker=self.worker, now=now,
                                         confirm_after=self.confirm_after, scale=self.scale)
                 release_claims(session, released, worker=self.worker)
+                release_slots(session, slots, holder=self.worker)
                 session.commit()
                 count = len(written)
         except (IntegrityError, OperationalError):
@@ -194,7 +301,16 @@ class CheckEngine:
                         count += written_one is not None
                 except IntegrityError:
                     log.info("check of URL %s for %s already recorded", claim.id, claim.due_at)
+            try:
+                with self.db.session(claim=True) as session:
+                    release_claims(session, released, worker=self.worker)
+                    release_slots(session, slots, holder=self.worker)
+                    session.commit()
+            except OperationalError:  # the leases run out by themselves
+                log.warning("could not give back %d claims and %d slots", len(released),
+                            len(slots))
         self.timings["record"] += time.monotonic() - started
+        self.timings["record_cpu"] += time.thread_time() - cpu
         return count
 
     def drain(self, max_seconds: float | None = None) -> int:
@@ -204,23 +320,40 @@ class CheckEngine:
         stop_claiming = time.monotonic() + limit_s
         in_flight = recorded = 0
         may_claim = True
-        while True:
-            if (may_claim and in_flight <= self.batch // 2
-                    and time.monotonic() < stop_claiming):
-                claims = self._claim(self.batch - in_flight)
-                if claims:
-                    in_flight += len(claims)
-                    self._dispatch(claims)
+        try:
+            while True:
+                if (may_claim and in_flight <= self.batch // 2
+                        and time.monotonic() < stop_claiming):
+                    claims = self._claim(self.batch - in_flight)
+                    if claims:
+                        in_flight += len(claims)
+                        self._dispatch(claims)
+                    else:
+                        may_claim = False  # until some checks finish
                 else:
-                    may_claim = False  # until some checks finish
-            if in_flight == 0 and (not may_claim or time.monotonic() >= stop_claiming):
-                return recorded
-            items = self._collect(timeout=0.05)
-            if items:
-                recorded += self._record(items)
-                in_flight -= sum(1 if kind == "checked" else len(claims)
-                                 for kind, claims, _ in items)
-                may_claim = True
+                    self._start_lanes()  # threads freed up, slots handed back or retried
+                if in_flight == 0 and (not may_claim or time.monotonic() >= stop_claiming):
+                    return recorded
+                items = self._collect(timeout=0.05)
+                released = [c for kind, claims, _ in items if kind == "release" for c in claims]
+                released += self._given_back
+                self._given_back = []
+                slots = [lease for kind, _, lease in items
+                         if kind == "release" and lease is not None]
+                slots += self._slots_to_release()
+                if items or released or slots:
+                    recorded += self._record(items, released, slots)
+                    done = sum(1 for kind, _, _ in items if kind == "checked") + len(released)
+                    in_flight -= done
+                    may_claim = may_claim or done > 0
+        finally:
+            with self._lock:  # the lanes hand their slots back right after their last result
+                self._no_lanes.wait_for(lambda: not self._lanes, timeout=5.0)
+            slots = self._slots_to_release(everything=True)
+            if slots:
+                with self.db.session(claim=True) as session:
+                    release_slots(session, slots, holder=self.worker)
+                    session.commit()
 
     def _collect(self, timeout: float) -> list[tuple[str, Any, Any]]:
         try:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from disrupt.db import Database, utcnow
@@ -43,37 +43,74 @@ def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
     return insert
 
 
-def _lock_host(session: Session, host: str, concurrency: int) -> list[HostSlot]:
-    query = select(HostSlot).where(HostSlot.host == host).order_by(HostSlot.slot)
+def _lock_hosts(session: Session, slots: dict[str, int]) -> list[HostSlot]:
+    """Lock the slot rows of ``slots``' hosts (created up to each host's count), in
+    (host, slot) order so that two workers locking several hosts never deadlock."""
+    query = (select(HostSlot).where(HostSlot.host.in_(sorted(slots)))
+             .order_by(HostSlot.host, HostSlot.slot))
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
     rows = list(session.scalars(query))
-    have = {r.slot for r in rows}
-    missing = [i for i in range(concurrency) if i not in have]
+    have = {(r.host, r.slot) for r in rows}
+    missing = [{"host": host, "slot": i} for host, count in sorted(slots.items())
+               for i in range(count) if (host, i) not in have]
     if missing:
         insert = _dialect_insert(session)
         session.execute(
-            insert(HostSlot).values([{"host": host, "slot": i} for i in missing])
+            insert(HostSlot).values(missing)
             .on_conflict_do_nothing(index_elements=["host", "slot"])
         )
         rows = list(session.scalars(query.execution_options(populate_existing=True)))
     return rows
 
 
+def _lock_host(session: Session, host: str, concurrency: int) -> list[HostSlot]:
+    return _lock_hosts(session, {host: concurrency})
+
+
+@dataclass(frozen=True)
+class SlotWant:
+    """``count`` slots of ``host`` wanted, under the host's limits."""
+
+    host: str
+    count: int
+    concurrency: int
+    spacing: timedelta
+
+
+def reserve_slots(session: Session, wants: list[SlotWant], *, holder: str, lease: timedelta,
+                  now: datetime) -> dict[str, list[SlotLease]]:
+    """Take up to ``count`` free slots of each wanted host in one transaction (fewer, or
+    none, when other holders have them) and reserve each slot's first request start,
+    ``spacing`` after the latest start of the host. Run in a claim session and commit at
+    once."""
+    if not wants:
+        return {}
+    rows = _lock_hosts(session, {w.host: max(1, w.concurrency) for w in wants})
+    by_host: dict[str, list[HostSlot]] = {}
+    for row in rows:
+        by_host.setdefault(row.host, []).append(row)
+    taken: dict[str, list[SlotLease]] = {}
+    for want in wants:
+        host_rows = by_host.get(want.host, [])
+        free = [r for r in host_rows if r.slot < max(1, want.concurrency)
+                and (r.holder is None or r.held_until is None or r.held_until <= now)]
+        for slot in free[:max(0, want.count)]:
+            starts = [r.last_started_at for r in host_rows if r.last_started_at is not None]
+            start = max([now, *(s + want.spacing for s in starts)])
+            slot.holder, slot.held_until, slot.last_started_at = holder, start + lease, start
+            taken.setdefault(want.host, []).append(
+                SlotLease(want.host, slot.slot, want.spacing, start + lease, start))
+    return taken
+
+
 def reserve_slot(session: Session, *, host: str, holder: str, concurrency: int,
                  spacing: timedelta, lease: timedelta, now: datetime) -> SlotLease | None:
     """Take a free slot of ``host`` and reserve the start time of its first request.
     None when every slot is held. Run in a claim session and commit at once."""
-    rows = _lock_host(session, host, concurrency)
-    free = [r for r in rows if r.slot < concurrency
-            and (r.holder is None or r.held_until is None or r.held_until <= now)]
-    if not free:
-        return None
-    slot = free[0]
-    starts = [r.last_started_at for r in rows if r.last_started_at is not None]
-    start = max([now, *(s + spacing for s in starts)])
-    slot.holder, slot.held_until, slot.last_started_at = holder, start + lease, start
-    return SlotLease(host, slot.slot, spacing, start + lease, start)
+    taken = reserve_slots(session, [SlotWant(host, 1, concurrency, spacing)], holder=holder,
+                          lease=lease, now=now)
+    return taken[host][0] if host in taken else None
 
 
 def reserve_start(session: Session, lease: SlotLease, *, holder: str, lease_for: timedelta,
@@ -92,11 +129,28 @@ def reserve_start(session: Session, lease: SlotLease, *, holder: str, lease_for:
 
 
 def release_slot(session: Session, lease: SlotLease, *, holder: str) -> None:
-    session.execute(
-        update(HostSlot)
-        .where(HostSlot.host == lease.host, HostSlot.slot == lease.slot,
-               HostSlot.holder == holder)
-        .values(holder=None, held_until=None)
+    release_slots(session, [lease], holder=holder)
+
+
+def release_slots(session: Session, leases: list[SlotLease], *, holder: str) -> None:
+    """Free slots this holder holds (in the caller's transaction)."""
+    if not leases:
+        return
+    table = HostSlot.__table__
+    if session.get_bind().dialect.name == "postgresql":
+        # Lock in (host, slot) order first, as reserve_slots does: no deadlock.
+        session.execute(
+            select(table.c.id)
+            .where(table.c.host.in_(sorted({lease.host for lease in leases})),
+                   table.c.holder == holder)
+            .order_by(table.c.host, table.c.slot).with_for_update()
+        )
+    session.connection().execute(
+        update(table)
+        .where(table.c.host == bindparam("b_host"), table.c.slot == bindparam("b_slot"),
+               table.c.holder == holder)
+        .values(holder=None, held_until=None),
+        [{"b_host": lease.host, "b_slot": lease.slot} for lease in leases],
     )
 
 
@@ -117,6 +171,16 @@ class HostGate:
                                  lease=self.lease, now=self.clock())
             session.commit()
         return lease
+
+    def try_acquire_many(self, wants: list[SlotWant]) -> dict[str, list[SlotLease]]:
+        """Slots of many hosts in one transaction (see :func:`reserve_slots`)."""
+        if not wants:
+            return {}
+        with self.db.session(claim=True) as session:
+            taken = reserve_slots(session, wants, holder=self.holder, lease=self.lease,
+                                  now=self.clock())
+            session.commit()
+        return taken
 
     def acquire(self, host: str, concurrency: int, spacing: float, *,
                 wait: float) -> SlotLease | None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from disrupt.cases.models import ReportedURL
 from disrupt.monitoring.jobs import run_due_checks
-from disrupt.monitoring.politeness import HostGate
+from disrupt.monitoring.politeness import HostGate, SlotWant, release_slots
 from tests.monitoring.conftest import monitor_config, seed_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -108,3 +108,31 @@ def test_engine_keeps_concurrency_and_spacing(mdb):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_slots_of_many_hosts_in_one_transaction(mdb):
+    clock = Clock()
+    lease = timedelta(seconds=30)
+    a = HostGate(mdb, holder="worker-a", lease=lease, clock=clock)
+    b = HostGate(mdb, holder="worker-b", lease=lease, clock=clock)
+    assert b.try_acquire("pics.example", 2, 0.5) is not None
+    taken = a.try_acquire_many([
+        SlotWant("pics.example", 2, 2, timedelta(seconds=0.5)),
+        SlotWant("clips.example", 2, 2, timedelta(seconds=0.5)),
+        SlotWant("solo.example", 3, 1, timedelta(0)),
+    ])
+    # Only what is free: one slot of pics (b holds the other), both of clips, the one of solo.
+    assert [s.slot for s in taken["pics.example"]] == [1]
+    assert taken["pics.example"][0].reserved_start == T0 + timedelta(seconds=0.5)
+    clips = taken["clips.example"]
+    assert [s.reserved_start for s in clips] == [T0, T0 + timedelta(seconds=0.5)]
+    assert len(taken["solo.example"]) == 1
+    assert b.try_acquire_many([SlotWant("clips.example", 1, 2, timedelta(0)),
+                               SlotWant("solo.example", 1, 1, timedelta(0))]) == {}
+    # Released together (what the engine does in the transaction that writes results).
+    with mdb.session(claim=True) as session:
+        release_slots(session, [*clips, *taken["solo.example"]], holder="worker-a")
+        session.commit()
+    again = b.try_acquire_many([SlotWant("clips.example", 2, 2, timedelta(0)),
+                                SlotWant("solo.example", 1, 1, timedelta(0))])
+    assert len(again["clips.example"]) == 2 and len(again["solo.example"]) == 1
