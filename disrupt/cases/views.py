@@ -74,9 +74,7 @@ def _case_for_current_user(case_id: int) -> Case:
 
 
 def _notifier() -> Notifier:
-    config = current_app.config
-    return Notifier(name=config["ORGANISATION_NAME"], email=config["ORGANISATION_EMAIL"],
-                    trusted_flagger=bool(config["TRUSTED_FLAGGER"]))
+    return Notifier.from_config(current_app.config)
 
 
 def _optional_url(endpoint: str, **values: Any) -> str | None:

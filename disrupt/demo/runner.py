@@ -72,8 +72,7 @@ def run_demo(*, port: int, instance: Path, duration: float | None = None,
         logins = seed_demo(
             session, platforms=platforms, mailbox=mailbox,
             cipher=app.extensions["disrupt.cipher"],
-            notifier=Notifier(app.config["ORGANISATION_NAME"], app.config["ORGANISATION_EMAIL"],
-                              True),
+            notifier=Notifier.from_config(app.config),
             now=utcnow(),
         )
         session.commit()

@@ -56,6 +56,11 @@ class Notifier:
     email: str
     trusted_flagger: bool
 
+    @classmethod
+    def from_config(cls, config: Any) -> Notifier:
+        return cls(name=config["ORGANISATION_NAME"], email=config["ORGANISATION_EMAIL"],
+                   trusted_flagger=bool(config["TRUSTED_FLAGGER"]))
+
 
 def _has_name(n: Notifier) -> bool:
     return bool(n.name.strip())

@@ -276,6 +276,34 @@ def deadline_for(platform: Platform, sent_at: datetime, scale: float = 1.0) -> d
     return sent_at + timedelta(hours=platform.deadline_hours) * scale
 
 
+def _new_request(
+    *, case_id: int, platform: Platform, legal_basis: str, language: str, subject: str,
+    body: str, now: datetime, scale: float, created_by_id: int | None, **extra: Any,
+) -> RemovalRequest:
+    """A request in the outbox; a web-form platform's is recorded as sent by the caseworker
+    who pasted it into the form, with its deadline from now."""
+    manual = platform.channel == "webform"
+    return RemovalRequest(
+        case_id=case_id,
+        platform=platform,
+        legal_basis=legal_basis,
+        language=language,
+        channel=platform.channel,
+        recipient=platform.contact,
+        subject=subject[:300],
+        body=body,
+        idempotency_key=uuid.uuid4().hex,
+        status="sent" if manual else "queued",
+        attempts=1 if manual else 0,
+        next_attempt_at=None if manual else now,
+        sent_at=now if manual else None,
+        deadline_at=deadline_for(platform, now, scale) if manual else None,
+        created_by_id=created_by_id,
+        created_at=now,
+        **extra,
+    )
+
+
 def queue_removal_request(
     session: Session, *, case: Case, platform: Platform, urls: list[ReportedURL],
     legal_basis: str, language: str, notifier: Notifier, now: datetime,
@@ -293,25 +321,10 @@ def queue_removal_request(
         case=case, platform=platform, urls=urls, legal_basis=legal_basis,
         language=language, notifier=notifier, now=now, explanation=explanation,
     )
-    manual = platform.channel == "webform"
-    request = RemovalRequest(
-        case_id=case.id,
-        platform=platform,
-        legal_basis=legal_basis,
-        language=language,
-        channel=platform.channel,
-        recipient=platform.contact,
-        subject=subject[:300],
-        body=body,
+    request = _new_request(
+        case_id=case.id, platform=platform, legal_basis=legal_basis, language=language,
+        subject=subject, body=body, now=now, scale=scale, created_by_id=created_by_id,
         explanation=explanation,
-        idempotency_key=uuid.uuid4().hex,
-        status="sent" if manual else "queued",
-        attempts=1 if manual else 0,
-        next_attempt_at=None if manual else now,
-        sent_at=now if manual else None,
-        deadline_at=deadline_for(platform, now, scale) if manual else None,
-        created_by_id=created_by_id,
-        created_at=now,
     )
     request.urls = list(urls)
     session.add(request)
@@ -331,25 +344,10 @@ def queue_follow_up(
     platform = original.platform
     _sendable(platform)
     subject, body = render_follow_up(original, language=original.language, now=now)
-    manual = platform.channel == "webform"
-    follow_up = RemovalRequest(
-        case_id=original.case_id,
-        platform=platform,
-        legal_basis=original.legal_basis,
-        language=original.language,
-        channel=platform.channel,
-        recipient=platform.contact,
-        subject=subject[:300],
-        body=body,
-        idempotency_key=uuid.uuid4().hex,
-        status="sent" if manual else "queued",
-        attempts=1 if manual else 0,
-        next_attempt_at=None if manual else now,
-        sent_at=now if manual else None,
-        deadline_at=deadline_for(platform, now, scale) if manual else None,
-        created_by_id=created_by_id,
-        created_at=now,
-        follow_up_of_id=original.id,
+    follow_up = _new_request(
+        case_id=original.case_id, platform=platform, legal_basis=original.legal_basis,
+        language=original.language, subject=subject, body=body, now=now, scale=scale,
+        created_by_id=created_by_id, follow_up_of_id=original.id,
         platform_reference=original.platform_reference,
     )
     follow_up.urls = list(original.urls)

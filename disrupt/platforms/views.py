@@ -56,9 +56,7 @@ bp = Blueprint("platforms", __name__, url_prefix="/console")
 
 
 def _notifier() -> Notifier:
-    config = current_app.config
-    return Notifier(name=config["ORGANISATION_NAME"], email=config["ORGANISATION_EMAIL"],
-                    trusted_flagger=bool(config["TRUSTED_FLAGGER"]))
+    return Notifier.from_config(current_app.config)
 
 
 def _scale() -> float:
