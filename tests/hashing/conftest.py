@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fixtures import require_pdq_reference
+from tests.support.fixtures import PDQ_REFERENCE, require_pdq_reference
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hashing_harness import (  # noqa: E402
-    PDQ_REFERENCE,
     browser_hash,
     make_corpus,
     open_hash_page,

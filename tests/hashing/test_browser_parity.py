@@ -16,7 +16,6 @@ import pdqhash
 import pytest
 from hashing_harness import (
     INEXACT,
-    PDQ_REFERENCE,
     browser_hash,
     hamming_hex,
     open_hash_page,
@@ -30,6 +29,7 @@ from disrupt.hashing.pipeline import (
     to_rgb8,
     weakness,
 )
+from tests.support.fixtures import PDQ_REFERENCE
 
 pytestmark = pytest.mark.browser
 
