@@ -31,7 +31,8 @@ def bar_chart(chart_id: str, title: str, items: Sequence[tuple[str, float | None
     """Horizontal bars, one per (label, value); a value None is drawn as "no figure"."""
     if not items:
         return _empty(chart_id, title, width)
-    label_w, row_h, value_w = 180, 24, 70
+    label_w = min(320, max(60, 7 * max(len(label) for label, _ in items) + 12))
+    row_h, value_w = 24, 70
     top = max([v for _, v in items if v is not None] + [0.0])
     scale_max = maximum if maximum is not None else (top or 1.0)
     bar_w = width - label_w - value_w

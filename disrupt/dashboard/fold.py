@@ -33,8 +33,8 @@ from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.models import Platform, RemovalRequest, removal_request_urls
 
 FACT_COLUMNS = tuple(c.name for c in TakedownFact.__table__.columns)
-TAKEDOWN_KEY = ("day", "platform_id", "legal_basis", "minor", "case_group")
-FUNNEL_KEY = ("day", "platform_id", "minor", "case_group")
+TAKEDOWN_KEY = ("grain", "day", "platform_id", "legal_basis", "minor", "case_group")
+FUNNEL_KEY = ("grain", "day", "platform_id", "minor", "case_group")
 
 
 def pending_changes(session: Session) -> int:
@@ -51,22 +51,31 @@ def deadline_hours_by_platform(session: Session) -> dict[int, int]:
 def load_inputs(
     session: Session, url_ids: Sequence[int]
 ) -> tuple[list[URLRow], dict[int, SentRequest], dict[int, list[tuple[Any, str]]]]:
-    """The URL rows, the first sent request of each and each URL's checks in time order."""
-    urls = [URLRow(*row) for row in session.execute(
+    """The URL rows, the first sent request of each and each URL's checks in time order.
+    One table per query, each through its primary key or an index (a join here lets
+    SQLite's planner scan the other table)."""
+    rows = session.execute(
         select(ReportedURL.id, ReportedURL.created_at, ReportedURL.platform_id,
-               ReportedURL.state, ReportedURL.reappeared, Case.status, Case.age_group)
-        .join(Case, Case.id == ReportedURL.case_id)
-        .where(ReportedURL.id.in_(url_ids)))]
+               ReportedURL.state, ReportedURL.reappeared, ReportedURL.case_id)
+        .where(ReportedURL.id.in_(url_ids))).all()
+    cases = {case_id: (status, age_group) for case_id, status, age_group in session.execute(
+        select(Case.id, Case.status, Case.age_group)
+        .where(Case.id.in_({row.case_id for row in rows})))}
+    urls = [URLRow(r.id, r.created_at, r.platform_id, r.state, r.reappeared,
+                   *cases[r.case_id]) for r in rows]
+    links = session.execute(select(removal_request_urls.c.url_id,
+                                   removal_request_urls.c.request_id)
+                            .where(removal_request_urls.c.url_id.in_(url_ids))).all()
+    requests = {row[0]: SentRequest(*row) for row in session.execute(
+        select(RemovalRequest.id, RemovalRequest.sent_at, RemovalRequest.platform_id,
+               RemovalRequest.legal_basis, RemovalRequest.deadline_at)
+        .where(RemovalRequest.id.in_({request_id for _, request_id in links}),
+               RemovalRequest.sent_at.is_not(None)))}
     sent: dict[int, list[SentRequest]] = defaultdict(list)
-    for url_id, *request in session.execute(
-        select(removal_request_urls.c.url_id, RemovalRequest.id, RemovalRequest.sent_at,
-               RemovalRequest.platform_id, RemovalRequest.legal_basis,
-               RemovalRequest.deadline_at)
-        .join(RemovalRequest, RemovalRequest.id == removal_request_urls.c.request_id)
-        .where(removal_request_urls.c.url_id.in_(url_ids), RemovalRequest.sent_at.is_not(None))
-    ):
-        sent[url_id].append(SentRequest(*request))
-    firsts = {url_id: first_request(requests) for url_id, requests in sent.items()}
+    for url_id, request_id in links:
+        if request_id in requests:
+            sent[url_id].append(requests[request_id])
+    firsts = {url_id: first_request(found) for url_id, found in sent.items()}
     checks: dict[int, list[tuple[Any, str]]] = defaultdict(list)
     for url_id, checked_at, verdict in session.execute(
         select(URLCheck.reported_url_id, URLCheck.checked_at, URLCheck.verdict)
@@ -110,14 +119,16 @@ def apply_facts(session: Session, old_facts: Iterable[dict[str, Any]],
         for fact in facts:
             contribution = takedown_contribution(fact)
             if contribution is not None:
-                key, counters = contribution
+                day_key, counters = contribution
+                for key in _grain_keys(day_key):
+                    for name, value in counters.items():
+                        takedown[key][name] += sign * value
+                    if sign > 0:
+                        deadlines[key] = max(deadlines[key], fact["deadline_epoch"])
+            day_key, counters = funnel_contribution(fact)
+            for key in _grain_keys(day_key):
                 for name, value in counters.items():
-                    takedown[key][name] += sign * value
-                if sign > 0:
-                    deadlines[key] = max(deadlines[key], fact["deadline_epoch"])
-            key, counters = funnel_contribution(fact)
-            for name, value in counters.items():
-                funnel[key][name] += sign * value
+                    funnel[key][name] += sign * value
     _upsert(session, takedown_cells, TAKEDOWN_KEY, TAKEDOWN_COUNTERS, takedown, deadlines)
     _upsert(session, funnel_cells, FUNNEL_KEY, FUNNEL_COUNTERS, funnel, None)
     ids = [f["reported_url_id"] for f in old_facts]
@@ -126,6 +137,11 @@ def apply_facts(session: Session, old_facts: Iterable[dict[str, Any]],
     if new_facts:  # Core insert: one executemany ("insertmanyvalues"), not row by row
         session.execute(insert(TakedownFact.__table__), [{c: f[c] for c in FACT_COLUMNS}
                                                          for f in new_facts])
+
+
+def _grain_keys(day_key: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    day, *dims = day_key
+    return [("d", day, *dims), ("w", week_start(day), *dims), ("m", month_start(day), *dims)]
 
 
 def _period_columns(day: date) -> dict[str, Any]:

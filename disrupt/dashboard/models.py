@@ -50,13 +50,19 @@ TAKEDOWN_COUNTERS: tuple[str, ...] = (
 FUNNEL_COUNTERS: tuple[str, ...] = ("reported", "verified", "notified", "removed")
 CASE_GROUPS = ("checked", "withdrawn", "erased")
 
-# One row per (day the first request for a URL was sent, platform, legal basis of that
-# request, minor, case group): the URLs of that cohort by current state, and their times.
+# Cells come in three grains: "d" (a day), "w" (an ISO week) and "m" (a month); `day` is the
+# period's first day. A range is read from whole months plus the days at its edges, so a
+# page reads a few rows per month whatever the number of URLs.
+GRAINS = ("d", "w", "m")
+
+# One row per (grain, period of the first request sent for a URL, platform, legal basis of
+# that request, minor, case group): the URLs of that cohort by current state, their times.
 takedown_cells = Table(
     "takedown_cells",
     Base.metadata,
     Column("id", Integer, primary_key=True),
-    Column("day", Date, nullable=False, index=True),
+    Column("grain", String(1), nullable=False),
+    Column("day", Date, nullable=False),
     Column("week", Date, nullable=False),
     Column("month", Date, nullable=False),
     Column("year", Integer, nullable=False),
@@ -66,15 +72,16 @@ takedown_cells = Table(
     Column("case_group", String(10), nullable=False),
     Column("max_deadline_epoch", BigInteger, nullable=False, default=0),
     *[Column(name, BigInteger, nullable=False, default=0) for name in TAKEDOWN_COUNTERS],
-    UniqueConstraint("day", "platform_id", "legal_basis", "minor", "case_group"),
+    UniqueConstraint("grain", "day", "platform_id", "legal_basis", "minor", "case_group"),
 )
 
-# One row per (day the URL was reported, platform or 0, minor, case group): the funnel.
+# One row per (grain, period the URL was reported in, platform or 0, minor, case group).
 funnel_cells = Table(
     "funnel_cells",
     Base.metadata,
     Column("id", Integer, primary_key=True),
-    Column("day", Date, nullable=False, index=True),
+    Column("grain", String(1), nullable=False),
+    Column("day", Date, nullable=False),
     Column("week", Date, nullable=False),
     Column("month", Date, nullable=False),
     Column("year", Integer, nullable=False),
@@ -82,7 +89,7 @@ funnel_cells = Table(
     Column("minor", Boolean, nullable=False),
     Column("case_group", String(10), nullable=False),
     *[Column(name, BigInteger, nullable=False, default=0) for name in FUNNEL_COUNTERS],
-    UniqueConstraint("day", "platform_id", "minor", "case_group"),
+    UniqueConstraint("grain", "day", "platform_id", "minor", "case_group"),
 )
 
 # The fold looks requests up by URL; the link table's primary key starts with request_id.

@@ -32,6 +32,7 @@ from disrupt.dashboard.services import (
     platform_list,
 )
 from disrupt.monitoring.models import URLCheck
+from disrupt.platforms.exchange.services import feedback_counts
 from disrupt.platforms.models import Platform, RemovalRequest, removal_request_urls
 
 
@@ -149,4 +150,4 @@ def naive_statistics(
         platforms=platform_list(session),
         pending=session.scalar(select(func.count()).select_from(ReportedURL)
                                .where(ReportedURL.stats_dirty == true())) or 0,
-        now=now)
+        now=now, hash_exchange=feedback_counts(session))

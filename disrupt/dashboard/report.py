@@ -18,7 +18,8 @@ from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest, remo
 
 
 def report_years(session: Session, now: datetime) -> list[int]:
-    years = {int(y) for y in session.scalars(select(takedown_cells.c.year).distinct())}
+    years = {int(y) for y in session.scalars(select(takedown_cells.c.year).distinct()
+                                             .where(takedown_cells.c.grain == "m"))}
     return sorted(years | {now.year}, reverse=True)
 
 

@@ -28,6 +28,7 @@ from disrupt.dashboard.models import (
     funnel_cells,
     takedown_cells,
 )
+from disrupt.platforms.exchange.services import feedback_counts
 from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest
 
 PERIOD_UNITS = ("week", "month", "year")
@@ -158,57 +159,111 @@ def _group(rows: Iterable[tuple[dict[str, Any], Mapping[str, Any]]],
     return groups
 
 
-def _scoped(table: Table, scope: Scope, query: Any) -> Any:
-    if scope.since is not None:
-        query = query.where(table.c.day >= scope.since)
-    if scope.until is not None:
-        query = query.where(table.c.day < scope.until)
+def _next_period(day: date, grain: str) -> date:
+    if grain == "w":
+        return day + timedelta(days=7)
+    return (day + timedelta(days=32)).replace(day=1)
+
+
+def segments(since: date | None, until: date | None,
+             grain: str) -> list[tuple[str, date | None, date | None]]:
+    """Cover [since, until) with the whole weeks or months of `grain` inside it and the days
+    left at its edges: (grain, first start, end start) triples, bounds None when open."""
+    if grain == "d":
+        return [("d", since, until)]
+    align = week_start if grain == "w" else month_start
+    low = None if since is None else (
+        since if align(since) == since else _next_period(align(since), grain))
+    high = None if until is None else align(until)
+    if low is not None and high is not None and low >= high:
+        return [("d", since, until)]
+    parts: list[tuple[str, date | None, date | None]] = [(grain, low, high)]
+    if since is not None and low != since:
+        parts.append(("d", since, low))
+    if until is not None and high != until:
+        parts.append(("d", high, until))
+    return parts
+
+
+def _where(table: Table, scope: Scope, part: tuple[str, date | None, date | None]) -> list[Any]:
+    grain, low, high = part
+    clauses = [table.c.grain == grain]
+    if low is not None:
+        clauses.append(table.c.day >= low)
+    if high is not None:
+        clauses.append(table.c.day < high)
     if scope.platform_id is not None:
-        query = query.where(table.c.platform_id == scope.platform_id)
-    return query
+        clauses.append(table.c.platform_id == scope.platform_id)
+    return clauses
 
 
 DIMENSIONS = ("platform_id", "legal_basis", "minor", "case_group")
+# What a row of each grain is grouped by for a trend by week, month or year.
+PERIOD_COLUMN = {("w", "week"): "day", ("d", "week"): "week", ("m", "month"): "day",
+                 ("d", "month"): "month", ("m", "year"): "year", ("d", "year"): "year"}
 
 
-def _cell_sums(session: Session, scope: Scope, group_by: tuple[str, ...],
-               extra: Any = None) -> list[tuple[dict[str, Any], dict[str, int]]]:
+def _cell_sums(session: Session, scope: Scope, group_by: tuple[str, ...] | None,
+               ) -> list[tuple[dict[str, Any], dict[str, int]]]:
+    """Summed counters of the takedown cells in scope, grouped by the dimensions, or by the
+    period of the trend (group_by None)."""
     t = takedown_cells
-    columns = [t.c[name] for name in group_by]
-    query = select(*columns, *[func.sum(t.c[name]).label(name) for name in TAKEDOWN_COUNTERS])
-    query = _scoped(t, scope, query).group_by(*columns)
-    if extra is not None:
-        query = query.where(extra)
+    grain = "w" if group_by is None and scope.by == "week" else "m"
     result = []
-    for row in session.execute(query):
-        mapping = row._mapping
-        result.append(({name: mapping[name] for name in group_by},
-                       {name: mapping[name] for name in TAKEDOWN_COUNTERS}))
+    for part in segments(scope.since, scope.until, grain):
+        names = group_by or (PERIOD_COLUMN[(part[0], scope.by)],)
+        columns = [t.c[name] for name in names]
+        query = (select(*columns, *[func.sum(t.c[name]).label(name)
+                                    for name in TAKEDOWN_COUNTERS])
+                 .where(*_where(t, scope, part)).group_by(*columns))
+        for row in session.execute(query):
+            values = row._mapping
+            dims = {name: values[name] for name in names}
+            if group_by is None:
+                start = dims[names[0]]
+                dims = {"start": date(start, 1, 1) if scope.by == "year" else start}
+            result.append((dims, {name: values[name] for name in TAKEDOWN_COUNTERS}))
     return result
 
 
 def _overdue(session: Session, scope: Scope, now: datetime) -> list[tuple[dict[str, Any], int]]:
     """Online URLs past their deadline, by dimensions. A cell whose every deadline has passed
-    counts all its online URLs; the few recent cells are counted URL by URL."""
+    counts all its online URLs; a recent month is read by day, and the few recent days URL
+    by URL."""
     now_epoch = epoch(now)
     t = takedown_cells
-    old = select(*[t.c[d] for d in DIMENSIONS], func.sum(t.c.online))
-    old = _scoped(t, scope, old).where(t.c.max_deadline_epoch < now_epoch) \
-        .group_by(*[t.c[d] for d in DIMENSIONS])
-    result = [(dict(zip(DIMENSIONS, row[:-1], strict=True)), int(row[-1] or 0))
-              for row in session.execute(old)]
-    fresh = select(t.c.day, *[t.c[d] for d in DIMENSIONS])
-    fresh = _scoped(t, scope, fresh).where(t.c.max_deadline_epoch >= now_epoch)
-    fresh_keys = {tuple(row) for row in session.execute(fresh)}
-    if fresh_keys:
+    keys = (t.c.grain, t.c.day, *[t.c[d] for d in DIMENSIONS], t.c.online,
+            t.c.max_deadline_epoch)
+    result: list[tuple[dict[str, Any], int]] = []
+    fresh_months, fresh_days = set(), set()
+    rows = [tuple(row) for part in segments(scope.since, scope.until, "m")
+            for row in session.execute(select(*keys).where(*_where(t, scope, part)))]
+    for grain, day, *dims, online, deadline in rows:
+        if deadline < now_epoch:
+            result.append((dict(zip(DIMENSIONS, dims, strict=True)), int(online)))
+        elif grain == "m":
+            fresh_months.add((day, *dims))
+        else:
+            fresh_days.add((day, *dims))
+    if fresh_months:
+        first = min(k[0] for k in fresh_months)
+        part = ("d", first, scope.until)
+        for _, day, *dims, online, deadline in session.execute(
+                select(*keys).where(*_where(t, scope, part))):
+            if (month_start(day), *dims) not in fresh_months:
+                continue
+            if deadline < now_epoch:
+                result.append((dict(zip(DIMENSIONS, dims, strict=True)), int(online)))
+            else:
+                fresh_days.add((day, *dims))
+    if fresh_days:
         f = TakedownFact
-        rows = session.execute(
-            select(f.sent_day, f.platform_id, f.legal_basis, f.minor, f.case_group)
-            .where(f.sent_day >= min(k[0] for k in fresh_keys), f.state == "online",
-                   f.deadline_epoch < now_epoch))
         counts: dict[tuple[Any, ...], int] = defaultdict(int)
-        for row in rows:
-            if tuple(row) in fresh_keys:
+        for row in session.execute(
+            select(f.sent_day, f.platform_id, f.legal_basis, f.minor, f.case_group)
+            .where(f.sent_day >= min(k[0] for k in fresh_days), f.state == "online",
+                   f.deadline_epoch < now_epoch)):
+            if tuple(row) in fresh_days:
                 counts[tuple(row)[1:]] += 1
         result += [(dict(zip(DIMENSIONS, k, strict=True)), n) for k, n in counts.items()]
     return result
@@ -216,14 +271,18 @@ def _overdue(session: Session, scope: Scope, now: datetime) -> list[tuple[dict[s
 
 def _funnel(session: Session, scope: Scope) -> list[dict[str, Any]]:
     t = funnel_cells
-    sums = session.execute(_scoped(t, scope, select(
-        *[func.coalesce(func.sum(t.c[name]), 0) for name in FUNNEL_COUNTERS]))).one()
+    totals = [0] * len(FUNNEL_COUNTERS)
+    for part in segments(scope.since, scope.until, "m"):
+        sums = session.execute(select(*[func.coalesce(func.sum(t.c[name]), 0)
+                                        for name in FUNNEL_COUNTERS])
+                               .where(*_where(t, scope, part))).one()
+        totals = [a + int(b) for a, b in zip(totals, sums, strict=True)]
     cases = select(func.count()).select_from(Case)
     if scope.since is not None:
         cases = cases.where(Case.created_at >= _start(scope.since))
     if scope.until is not None:
         cases = cases.where(Case.created_at < _start(scope.until))
-    reported, verified, notified, removed = (int(v) for v in sums)
+    reported, verified, notified, removed = totals
     stages = [
         ("reports_received", "Reports received (cases opened)", session.scalar(cases) or 0),
         ("urls_reported", "URLs reported", reported),
@@ -291,7 +350,7 @@ def figures_from_cells(
     period_rows: list[tuple[dict[str, Any], dict[str, int]]],
     overdue_rows: list[tuple[dict[str, Any], int]], funnel: list[dict[str, Any]],
     overdue_list: list[dict[str, Any]], platforms: list[tuple[int, str, int]],
-    pending: int, now: datetime,
+    pending: int, now: datetime, hash_exchange: dict[str, Any],
 ) -> dict[str, Any]:
     """Every figure of the dashboard from grouped cell sums (shared by the cells and the
     reference computation)."""
@@ -330,6 +389,7 @@ def figures_from_cells(
         "scope": scope.to_json(),
         "generated_at": now.isoformat(),
         "pending_changes": pending,
+        "hash_exchange": hash_exchange,  # newest feedback per hash: not tied to a period
         "overall": figures(overall, overall_overdue),
         "platforms": rows_platforms,
         "legal_bases": [{"legal_basis": b, **figures(by_basis.get(b, {}), basis_overdue.get(b, 0))}
@@ -359,16 +419,15 @@ def takedown_statistics(
     if by not in PERIOD_UNITS:
         raise ValueError(f"by must be one of {', '.join(PERIOD_UNITS)}")
     scope = Scope(since=since, until=until, platform_id=platform_id, by=by)
-    period_rows = [({"start": dims[by] if by != "year" else date(dims[by], 1, 1)}, counters)
-                   for dims, counters in _cell_sums(session, scope, (by,))]
     return figures_from_cells(
         scope,
         dimension_rows=_cell_sums(session, scope, DIMENSIONS),
-        period_rows=period_rows,
+        period_rows=_cell_sums(session, scope, None),
         overdue_rows=_overdue(session, scope, now),
         funnel=_funnel(session, scope),
         overdue_list=overdue_requests(session, now=now, platform_id=platform_id),
         platforms=platform_list(session),
         pending=pending_changes(session),
         now=now,
+        hash_exchange=feedback_counts(session),
     )

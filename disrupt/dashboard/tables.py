@@ -108,8 +108,14 @@ def dashboard_tables(stats: dict[str, Any]) -> list[StatTable]:
                       ("hours_overdue", "Hours overdue", "hours"),
                       ("urls_online", "URLs online", "int")),
                   stats["overdue_requests"]),
+        StatTable("hash_exchange", "Hash exchange: hashes per platform by the platform's newest "
+                  f"feedback ({stats['hash_exchange']['blocked_somewhere']} blocked somewhere)", (
+                      ("platform", "Platform", "text"), ("blocked", "Blocked", "int"),
+                      ("not_blocked", "Not blocked", "int"),
+                      ("pending_review", "Pending review", "int")),
+                  stats["hash_exchange"]["platforms"]),
     ]
 
 
 TABLE_IDS = ("overall", "trend", "platforms", "legal_bases", "age_groups", "case_groups",
-             "time_to_removal", "funnel", "overdue_requests")
+             "time_to_removal", "funnel", "overdue_requests", "hash_exchange")

@@ -68,9 +68,10 @@ def test_page_csv_and_json_agree(console, app):
         csv_rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
         json_rows = [{k: raw_value(v) for k, v in row.items()} for row in exported["rows"]]
         assert csv_rows == json_rows == shown[table_id], table_id
-        assert len(csv_rows) > 0 or table_id == "overdue_requests"
+        # The fixture has no hash feedback (tests/platforms/exchange covers that table).
+        assert len(csv_rows) > 0 or table_id in ("overdue_requests", "hash_exchange")
     # the tables carry the same values as the full JSON
-    assert exported["table"] == "overdue_requests"
+    assert exported["table"] == TABLE_IDS[-1]
     platforms = {r["platform"]: r for r in shown["platforms"]}
     json_platforms = {r["platform"]: r for r in full["platforms"]}
     for name in ("PicShare", "ClipHub", "Nowhere"):

@@ -181,11 +181,31 @@ def test_funnel_and_overdue_list(db, dataset):
 def test_folded_cells_equal_the_naive_scan_of_the_check_log(db, dataset):
     with db.session() as session:
         for kwargs in ({}, {"since": date(2026, 1, 1)}, {"until": date(2026, 1, 3), "by": "week"},
-                       {"platform_id": dataset["pic"], "by": "year"}):
+                       {"platform_id": dataset["pic"], "by": "year"},
+                       # partial months and weeks at both ends: whole periods + edge days
+                       {"since": date(2025, 12, 31), "until": date(2026, 1, 9), "by": "week"},
+                       {"since": date(2025, 12, 2), "until": date(2026, 1, 5), "by": "month"},
+                       {"since": date(2025, 11, 1), "until": date(2026, 2, 1), "by": "year"},
+                       {"since": date(2026, 1, 2), "until": date(2026, 1, 3)}):
             folded = takedown_statistics(session, now=fixture.NOW, **kwargs)
             naive = naive_statistics(session, now=fixture.NOW, confirm_after=fixture.CONFIRM,
                                      **kwargs)
             assert folded == naive, kwargs
+
+
+def test_segments_cover_a_range_with_whole_periods_and_edge_days():
+    from disrupt.dashboard.services import segments
+
+    assert segments(None, None, "m") == [("m", None, None)]
+    # 12-02 .. 01-05: no whole month inside, read by day
+    assert segments(date(2025, 12, 2), date(2026, 1, 5), "m") == [
+        ("d", date(2025, 12, 2), date(2026, 1, 5))]
+    # 11-15 .. 02-10: December and January whole, the rest by day
+    assert segments(date(2025, 11, 15), date(2026, 2, 10), "m") == [
+        ("m", date(2025, 12, 1), date(2026, 2, 1)), ("d", date(2025, 11, 15), date(2025, 12, 1)),
+        ("d", date(2026, 2, 1), date(2026, 2, 10))]
+    # weeks start on Monday: 2025-12-29 is one
+    assert segments(date(2025, 12, 29), None, "w") == [("w", date(2025, 12, 29), None)]
 
 
 def test_changes_after_a_fold_are_counted_and_erasure_keeps_the_counts(db, dataset):

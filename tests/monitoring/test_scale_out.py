@@ -26,6 +26,10 @@ from tests.conftest import _truncate_postgres
 HOSTS = [f"127.0.0.{i}" for i in range(10, 30)]
 URLS = 2000
 LEASE_SECONDS = 6
+# A request starts only with at least half its slot's lease left; that half must outlast the
+# longest a thread can stall between its check and the server seeing the request (on two
+# loaded cores, seconds), or a lapsed slot can be taken over while its request is in flight.
+HOST_SLOT_LEASE_SECONDS = 16
 
 
 class _Sites:
@@ -114,7 +118,7 @@ def test_three_workers_one_killed(postgres_server_url, tmp_path):
             "DISRUPT_DATABASE_URL": url, "DISRUPT_INSTANCE_PATH": str(tmp_path / "instance"),
             "DISRUPT_ALLOW_LOOPBACK": "1", "DISRUPT_WORKER_TICK_SECONDS": "0.2",
             "DISRUPT_LEASE_SECONDS": str(LEASE_SECONDS),
-            "DISRUPT_HOST_SLOT_LEASE_SECONDS": str(LEASE_SECONDS),
+            "DISRUPT_HOST_SLOT_LEASE_SECONDS": str(HOST_SLOT_LEASE_SECONDS),
             "DISRUPT_CHECK_BATCH_SIZE": "100", "DISRUPT_CHECK_CONCURRENCY": "24",
             "DISRUPT_HOST_CONCURRENCY": "2", "DISRUPT_HOST_SPACING_SECONDS": "0",
             "DISRUPT_CHECK_TIMEOUT": "5",

@@ -405,3 +405,34 @@ def feedback_for_case(session: Session, case_: Case) -> dict[int, list[HashFeedb
     values = {m.id: (m.pdq if m.kind == "image" else m.md5) for m in case_.hashes}
     latest = latest_feedback(session, [v for v in values.values() if v])
     return {media_id: latest.get(value, []) for media_id, value in values.items() if value}
+
+
+def feedback_counts(session: Session) -> dict[str, Any]:
+    """Per platform, how many hashes its newest feedback calls Blocked, NotBlocked or
+    PendingReview; and how many hashes are blocked somewhere."""
+    newest = (
+        select(func.max(HashFeedback.id).label("id"))
+        .group_by(HashFeedback.hash_value, HashFeedback.platform_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Platform.name, HashFeedback.value, func.count())
+        .join(newest, newest.c.id == HashFeedback.id)
+        .join(Platform, Platform.id == HashFeedback.platform_id)
+        .group_by(Platform.name, HashFeedback.value)
+    ).all()
+    per_platform: dict[str, dict[str, Any]] = {}
+    for name, value, count in rows:
+        row = per_platform.setdefault(name, {"platform": name, "blocked": 0, "not_blocked": 0,
+                                             "pending_review": 0})
+        key = {"Blocked": "blocked", "NotBlocked": "not_blocked",
+               "PendingReview": "pending_review"}.get(value)
+        if key:
+            row[key] += count
+    blocked_somewhere = session.scalar(
+        select(func.count(func.distinct(HashFeedback.hash_value)))
+        .join(newest, newest.c.id == HashFeedback.id)
+        .where(HashFeedback.value == "Blocked")
+    ) or 0
+    return {"blocked_somewhere": blocked_somewhere,
+            "platforms": sorted(per_platform.values(), key=lambda r: r["platform"])}

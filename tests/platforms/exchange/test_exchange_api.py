@@ -256,3 +256,32 @@ def test_victim_reads_platform_feedback_in_plain_words(app, db, live_server, exc
     assert "Beta blocks copies of it." in page
     assert "Beta is reviewing it." in page
     assert page.count("Beta ") == 2
+
+
+def test_dashboard_counts_hashes_blocked_per_platform(app, db, live_server, exchange):
+    from disrupt.accounts.services import create_user
+    from tests.support.web import login
+
+    alpha = _client(live_server, *exchange["alpha"], StopNCIIEndpoint.SubmitFeedback)
+    beta = _client(live_server, *exchange["beta"], StopNCIIEndpoint.SubmitFeedback)
+    for value in (1, 2, 3):
+        alpha.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(value),
+                              StopNCIICSPFeedbackValue.Blocked)
+    # Alpha changes its mind on hash 3: its newest word counts.
+    alpha.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(3), StopNCIICSPFeedbackValue.NotBlocked)
+    beta.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(3), StopNCIICSPFeedbackValue.Blocked)
+    beta.submit_feedback(StopNCIISignalType.ImagePDQ, pdq(4),
+                         StopNCIICSPFeedbackValue.PendingReview)
+    with db.session() as session:
+        create_user(session, email="sv@example.org", name="Sam", password="a long passphrase",
+                    role="supervisor", now=utcnow())
+        session.commit()
+    console = app.test_client()
+    login(console, "sv@example.org", "a long passphrase")
+    figures = console.get("/console/dashboard/stats.json").get_json()["hash_exchange"]
+    # blocked somewhere: hashes 1 and 2 (Alpha) and 3 (Beta) = 3
+    assert figures == {"blocked_somewhere": 3, "platforms": [
+        {"platform": "Alpha", "blocked": 2, "not_blocked": 1, "pending_review": 0},
+        {"platform": "Beta", "blocked": 1, "not_blocked": 0, "pending_review": 1}]}
+    csv_text = console.get("/console/dashboard/export/hash_exchange.csv").get_data(as_text=True)
+    assert csv_text.splitlines()[1:] == ["Alpha,2,1,0", "Beta,1,0,1"]
