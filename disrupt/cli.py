@@ -196,13 +196,18 @@ def run_checks() -> None:
 @click.option("--worker", "name", help="Worker name (default host:pid); a worker restarted "
               "under the same name takes back the notices it had claimed")
 def send_notices(name: str | None) -> None:
-    """Send the queued notices that are due, once, and raise overdue requests."""
+    """Send the queued notices that are due, once, raise overdue requests and e-mail the
+    victims whose case has news."""
     from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
+    from disrupt.victims.jobs import send_victim_updates
 
     app = _app()
-    sent = send_queued_notices(_db(app), app.config, worker=name or worker_name(), now=utcnow)
+    worker = name or worker_name()
+    sent = send_queued_notices(_db(app), app.config, worker=worker, now=utcnow)
     overdue = raise_overdue_requests(_db(app), app.config, now=utcnow)
-    click.echo(json.dumps({"notices_sent": sent, "requests_raised_overdue": overdue}))
+    updates = send_victim_updates(_db(app), app.config, worker=worker, now=utcnow)
+    click.echo(json.dumps({"notices_sent": sent, "requests_raised_overdue": overdue,
+                           "victim_updates_sent": updates}))
 
 
 @cli.group()

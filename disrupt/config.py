@@ -70,6 +70,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                    "that address is locked"),
     "VICTIM_LOCKOUT_MINUTES": (30, "How long a locked reference or client address stays locked; "
                                    "also the window in which failures are counted"),
+    "PUBLIC_URL": ("", "The portal's address as victims reach it (https://…), written in the "
+                       "update e-mails; empty: the e-mails give no link"),
+    "VICTIM_UPDATE_SECONDS": (60.0, "How often the worker looks for case news to e-mail to the "
+                                  "victims who left an address"),
+    "VICTIM_UPDATE_MIN_HOURS": (6.0, "At most one update e-mail per case in this many hours; "
+                                   "news in between goes in the next one"),
     "PORTAL_TIMEZONE": ("Europe/Paris", "Time zone of the dates and times the portal shows"),
     "LEAVE_SITE_URL": ("https://www.wikipedia.org/", "Neutral page the portal's \"Leave this "
                                                      "site\" button and Shift×3 open"),

@@ -5,7 +5,7 @@ from disrupt.dashboard.models import TakedownFact
 from disrupt.monitoring.models import HostFingerprint, HostSlot, URLCheck
 from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest, RequestReply
-from disrupt.victims.models import LoginThrottle
+from disrupt.victims.models import LoginThrottle, VictimUpdate
 
 __all__ = [
     "APIClient",
@@ -28,4 +28,5 @@ __all__ = [
     "TakedownFact",
     "URLCheck",
     "User",
+    "VictimUpdate",
 ]

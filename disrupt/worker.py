@@ -11,7 +11,7 @@ from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.jobs import CheckEngine, run_due_checks
 from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
-from disrupt.victims.jobs import purge_retention
+from disrupt.victims.jobs import purge_retention, send_victim_updates
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,9 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     scheduler.add_job(purge_retention, id="purge-retention", args=(db, config),
                       kwargs={"now": utcnow},
                       **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
+    scheduler.add_job(send_victim_updates, id="send-victim-updates", args=(db, config),
+                      kwargs={"worker": worker, "now": utcnow},
+                      **{**common, "seconds": float(config["VICTIM_UPDATE_SECONDS"])})
     return scheduler
 
 

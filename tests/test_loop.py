@@ -20,6 +20,7 @@ from disrupt.monitoring.jobs import run_due_checks
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.services import add_platform
+from disrupt.victims.jobs import send_victim_updates
 from tests.conftest import make_test_app
 from tests.support.web import created_credentials, login, post_form
 
@@ -74,7 +75,7 @@ def test_case_to_takedown_percentage(database_url, tmp_path, platforms):
     response = post_form(victim, "/case/new", {
         "reporter": "self", "intimate": "yes",
         "age_group": "adult", "language": "en", "consent_notices": "y",
-        "urls": "\n".join(urls), "hashes": json.dumps(hashes), "contact": "",
+        "urls": "\n".join(urls), "hashes": json.dumps(hashes), "contact": "victim@example.net",
     })
     assert response.status_code == 200, response.get_data(as_text=True)[:3000]
     reference, secret = created_credentials(response.get_data(as_text=True))
@@ -125,6 +126,13 @@ def test_case_to_takedown_percentage(database_url, tmp_path, platforms):
     with db.session() as session:
         verdicts = [c.verdict for c in session.query(URLCheck).order_by(URLCheck.id)]
     assert verdicts.count("removed") == 4 and verdicts.count("online") >= 4
+
+    # The victim left an address: one e-mail says there is news, and nothing more.
+    assert send_victim_updates(db, app.config, worker=worker, now=lambda: later) == 1
+    assert send_victim_updates(db, app.config, worker=worker, now=lambda: later) == 0
+    [update] = [m for m in mailbox.messages if str(m["To"]) == "victim@example.net"]
+    assert reference not in update.get_body().get_content()
+    assert not any(url in update.get_body().get_content() for url in urls)
 
     # The victim follows the case.
     response = post_form(victim, "/case/follow", {"reference": reference, "secret": secret})

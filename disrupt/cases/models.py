@@ -45,6 +45,9 @@ class Case(Base):
     closed_at: Mapped[datetime | None]
     withdrawn_at: Mapped[datetime | None]
     erased_at: Mapped[datetime | None]
+    # When something last happened that the victim should hear of (a URL removed or back
+    # online, a message from a caseworker, the case closed): the victim-update e-mails.
+    news_at: Mapped[datetime | None] = mapped_column(index=True)
 
     urls: Mapped[list[ReportedURL]] = relationship(
         back_populates="case", order_by="ReportedURL.id", cascade="all, delete-orphan"

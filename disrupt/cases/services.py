@@ -184,6 +184,8 @@ def post_message(
                       body_encrypted=cipher.encrypt(text), created_at=now)
     session.add(message)
     case.updated_at = now
+    if direction == "to_victim":
+        case.news_at = now
     return message
 
 
@@ -280,6 +282,7 @@ def close_case(case: Case, outcome: str, now: datetime) -> None:
     case.outcome = outcome
     case.closed_at = now
     case.updated_at = now
+    case.news_at = now
 
 
 def reopen_case(case: Case, now: datetime) -> None:

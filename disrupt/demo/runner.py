@@ -63,6 +63,9 @@ def run_demo(*, port: int, instance: Path, duration: float | None = None,
         "DISRUPT_HOST_SPACING_SECONDS": "0.2",  # politeness compressed like the intervals
         "DISRUPT_ORGANISATION_NAME": "DISRUPT demo hotline",
         "DISRUPT_TRUSTED_FLAGGER": "1",
+        "DISRUPT_PUBLIC_URL": f"http://{host}:{port}/",
+        "DISRUPT_VICTIM_UPDATE_SECONDS": "2",
+        "DISRUPT_VICTIM_UPDATE_MIN_HOURS": "0.002",  # about 7 s, like the compressed hours
     }
     os.environ.update({k: v for k, v in env.items() if k.startswith("DISRUPT_")})
     app = create_app()
@@ -105,7 +108,8 @@ Simulated platforms (they receive the notices the demo sends for its seeded case
   PicShare  {platforms['PicShare'].base_url}  e-mail notices, removes content after 8 s
   ClipHub   {platforms['ClipHub'].base_url}  API notices, removes content after 15 s
   Slowtube  {platforms['Slowtube'].base_url}  e-mail notices, never removes anything
-  SMTP server for notices: 127.0.0.1:{mailbox.port}
+  SMTP server for notices: 127.0.0.1:{mailbox.port} (it also takes the update e-mails
+  of cases opened with an e-mail address)
 
 Within a minute the dashboard shows a takedown rate from real checks. Slowtube's requests
 pass their 48 h (48 s) deadline and show under Requests as overdue, with a follow-up button.

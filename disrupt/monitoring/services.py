@@ -208,6 +208,7 @@ def record_checks(
     logs: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
     reappeared: list[tuple[URLState, CheckOutcome]] = []
+    news: set[int] = set()
     for claim, outcome in results:
         url = held.pop(claim.id, None)  # pop: a URL twice in one batch is written once
         if url is None or url.next_check_at != claim.due_at:
@@ -215,6 +216,8 @@ def record_checks(
         transition = _apply(url, outcome, now=now, confirm_after=confirm_after, scale=scale)
         if transition == "reappeared":
             reappeared.append((url, outcome))
+        if transition in ("removed", "reappeared"):
+            news.add(url.case_id)
         logs.append(check_row(url.id, outcome, due_at=claim.due_at, now=now, worker=worker))
         values = {name: getattr(url, name) for name in _STATE_COLUMNS}
         values.update(b_id=url.id, b_due=claim.due_at, next_check_at=url.next_check_at)
@@ -234,6 +237,9 @@ def record_checks(
         .values(lease_owner=None, lease_expires_at=None, stats_dirty=True),
         states,
     )
+    if news:  # the victim hears of it (disrupt/victims/updates.py)
+        connection.execute(update(Case.__table__).where(Case.__table__.c.id.in_(sorted(news)))
+                           .values(news_at=now))
     for url, outcome in reappeared:
         alert_reappearance(session, url, outcome, now=now)
     return written

@@ -207,6 +207,10 @@ class MessageForm(FlaskForm):
         Length(max=MAX_MESSAGE, message=_l("Please keep the message under %(max)d characters."))])
 
 
+class StopUpdatesForm(FlaskForm):
+    """Deletes the victim's e-mail address: no more update e-mails."""
+
+
 class ConfirmForm(FlaskForm):
     """The second step of withdrawing or erasing a case."""
 

@@ -1,12 +1,26 @@
-"""Worker job: the retention purge of what the portal leaves behind."""
+"""Worker jobs: the retention purge of what the portal leaves behind, and the update
+e-mails to victims. Own their transactions."""
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from disrupt.cases.models import Case
 from disrupt.db import Database
+from disrupt.platforms.channels import DeliveryError, transmit
+from disrupt.security import DataCipher
 from disrupt.victims.services import ThrottlePolicy, purge_erased_hashes, purge_throttles
+from disrupt.victims.updates import (
+    claim_updates,
+    record_update_failed,
+    record_update_sent,
+    release_update,
+    update_email,
+)
+
+log = logging.getLogger(__name__)
 
 
 def purge_retention(db: Database, config: Any, *, now: Callable[[], datetime]) -> dict[str, int]:
@@ -21,3 +35,37 @@ def purge_retention(db: Database, config: Any, *, now: Callable[[], datetime]) -
         }
         session.commit()
     return purged
+
+
+def send_victim_updates(db: Database, config: Any, *, worker: str,
+                        now: Callable[[], datetime]) -> int:
+    """E-mail "your case has news" to the victims who left an address; see
+    disrupt/victims/updates.py. Returns how many left."""
+    with db.session(claim=True) as session:
+        claims = claim_updates(
+            session, worker=worker, now=now(), lease=timedelta(seconds=config["LEASE_SECONDS"]),
+            min_gap=timedelta(hours=float(config["VICTIM_UPDATE_MIN_HOURS"])))
+        session.commit()
+    cipher = DataCipher(config["DATA_KEY"])
+    sent = 0
+    for claim in claims:
+        with db.session() as session:
+            case = session.get(Case, claim.case_id)
+            message = update_email(case, claim, cipher, config) if case is not None else None
+        error: DeliveryError | None = None
+        if message is not None:
+            try:
+                transmit(message, config, key=claim.key)  # outside any transaction
+            except DeliveryError as exc:
+                log.warning("update e-mail for case %s not sent: %s", claim.case_id, exc)
+                error = exc
+        with db.session(claim=True) as session:
+            if message is None:
+                release_update(session, claim, worker=worker)
+            elif error is None:
+                sent += record_update_sent(session, claim, worker=worker, now=now())
+            else:
+                record_update_failed(session, claim, worker=worker, now=now(), error=str(error),
+                                     retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]))
+            session.commit()
+    return sent

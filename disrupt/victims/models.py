@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from disrupt.db import Base
@@ -21,3 +21,21 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     window_started_at: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+
+
+class VictimUpdate(Base):
+    """The e-mail that tells a victim, in neutral words, that their case has news. One row per
+    case that has had one: what it last announced, and the outbox state of the next one."""
+
+    __tablename__ = "victim_updates"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    announced_news_at: Mapped[datetime | None]  # the Case.news_at the last e-mail announced
+    sending_news_at: Mapped[datetime | None]    # the one being announced (the idempotency key)
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    lease_owner: Mapped[str | None] = mapped_column(String(120))
+    lease_expires_at: Mapped[datetime | None]

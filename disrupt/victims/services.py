@@ -33,6 +33,7 @@ from disrupt.security import (
     verify_secret,
 )
 from disrupt.victims.models import LoginThrottle
+from disrupt.victims.updates import forget_updates
 
 OPEN_STATUSES = ("new", "in_progress")
 ERASED_TEXT = "erased"
@@ -240,6 +241,13 @@ def _cancel_queued_requests(session: Session, case: Case, reason: str) -> None:
     ).values(status="failed", last_error=reason, next_attempt_at=None))
 
 
+def forget_contact(session: Session, case: Case, now: datetime) -> None:
+    """The victim wants no more update e-mails: their address is deleted."""
+    case.contact_encrypted = None
+    case.updated_at = now
+    _victim_audit(session, "victim.contact_removed", case, now)
+
+
 def withdraw_case(session: Session, case: Case, now: datetime) -> None:
     """Hashes leave the exchange at once (status withdrawn); URL checks stop; notices not yet
     sent are cancelled."""
@@ -300,6 +308,7 @@ def erase_case(session: Session, case: Case, now: datetime) -> None:
             session.execute(update(AuditEvent).where(AuditEvent.record_type == record_type,
                                                      AuditEvent.record_id.in_(ids))
                             .values(detail={}, remote_addr=None))
+    forget_updates(session, case_id)
     case.contact_encrypted = None
     case.secret_hash = None
     case.status = "erased"

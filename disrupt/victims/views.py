@@ -30,6 +30,7 @@ from disrupt.victims.forms import (
     LanguageForm,
     MessageForm,
     OpenCaseForm,
+    StopUpdatesForm,
 )
 from disrupt.victims.i18n import PORTAL_LANGUAGES, current_language
 from disrupt.victims.i18n import SESSION_KEY as LANGUAGE_KEY
@@ -41,6 +42,7 @@ from disrupt.victims.services import (
     clear_failures,
     erase_case,
     find_case_by_credentials,
+    forget_contact,
     format_reference,
     is_locked,
     mark_messages_read,
@@ -202,6 +204,7 @@ def _status_page(case: Case, **forms: Any):  # type: ignore[no-untyped-def]
     forms.setdefault("url_form", AddURLsForm(formdata=None))
     forms.setdefault("images_form", AddImagesForm(formdata=None))
     forms.setdefault("message_form", MessageForm(formdata=None))
+    forms.setdefault("updates_form", StopUpdatesForm(formdata=None))
     messages = case_messages(session_, case, cipher())
     page = render_template(
         "victims/status.html", case=case, urls=url_rows(case, request_dates(session_, case)),
@@ -282,6 +285,20 @@ def send_message():  # type: ignore[no-untyped-def]
         flash(_("Your message was sent. A caseworker will answer here."))
         return redirect(url_for("victims.case_status") + "#messages")
     return _status_page(case, message_form=form)
+
+
+@bp.post("/case/contact/forget")
+def stop_updates():  # type: ignore[no-untyped-def]
+    case = _current_case()
+    if case is None:
+        return redirect(url_for("victims.follow_case"))
+    form = StopUpdatesForm()
+    if form.validate_on_submit() and case.contact_encrypted is not None:
+        session_ = db_session()
+        forget_contact(session_, case, now())
+        session_.commit()
+        flash(_("We deleted your e-mail address. We will not write to you any more."))
+    return redirect(url_for("victims.case_status") + "#messages")
 
 
 @bp.route("/case/withdraw", methods=["GET", "POST"])

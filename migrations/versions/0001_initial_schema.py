@@ -239,6 +239,7 @@ def upgrade() -> None:
     sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('withdrawn_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('news_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['users.id'], name=op.f('fk_cases_assignee_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_cases')),
     sa.UniqueConstraint('reference', name=op.f('uq_cases_reference'))
@@ -246,6 +247,7 @@ def upgrade() -> None:
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cases_assignee_id'), ['assignee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_cases_created_at'), ['created_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cases_news_at'), ['news_at'], unique=False)
         batch_op.create_index('ix_cases_queue', ['status', 'priority', 'created_at'], unique=False)
 
     op.create_table('partner_hashes',
@@ -447,6 +449,19 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_reported_urls_state'), ['state'], unique=False)
         batch_op.create_index(batch_op.f('ix_reported_urls_stats_dirty'), ['stats_dirty'], unique=False)
 
+    op.create_table('victim_updates',
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('announced_news_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sending_news_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('last_error', sa.String(length=500), nullable=True),
+    sa.Column('lease_owner', sa.String(length=120), nullable=True),
+    sa.Column('lease_expires_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['case_id'], ['cases.id'], name=op.f('fk_victim_updates_case_id_cases'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('case_id', name=op.f('pk_victim_updates'))
+    )
     op.create_table('removal_request_urls',
     sa.Column('request_id', sa.Integer(), nullable=False),
     sa.Column('url_id', sa.Integer(), nullable=False),
@@ -549,6 +564,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_removal_request_urls_url_id')
 
     op.drop_table('removal_request_urls')
+    op.drop_table('victim_updates')
     with op.batch_alter_table('reported_urls', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_reported_urls_stats_dirty'))
         batch_op.drop_index(batch_op.f('ix_reported_urls_state'))
@@ -603,6 +619,7 @@ def downgrade() -> None:
     op.drop_table('partner_hashes')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_queue')
+        batch_op.drop_index(batch_op.f('ix_cases_news_at'))
         batch_op.drop_index(batch_op.f('ix_cases_created_at'))
         batch_op.drop_index(batch_op.f('ix_cases_assignee_id'))
 
