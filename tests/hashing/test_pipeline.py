@@ -13,7 +13,9 @@ import pytest
 from PIL import Image
 
 from disrupt.hashing.pipeline import (
+    HEIF_SUPPORTED,
     IMAGE_KEYS,
+    MIN_QUALITY,
     PIPELINE_VERSION,
     VIDEO_KEYS,
     UnsupportedMedia,
@@ -94,7 +96,9 @@ def test_video_sha256_md5(tmp_path, head):
         (b"", "JPEG"),
         (b"%PDF-1.7\n", "JPEG"),
         (b"\xff\xd8\xff\xe0" + b"\x00" * 32, "damaged"),
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "HEIC"),
+        # a broken HEIC: "export it as JPEG" without pillow-heif, "damaged" with it
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic",
+         "damaged" if HEIF_SUPPORTED else "HEIC"),
         (b"BM" + b"\x00" * 60, "JPEG"),  # BMP: not accepted (browser parity)
     ],
 )
@@ -203,3 +207,32 @@ def test_max_pixels_same_on_both_sides():
     assert MAX_PIXELS == 2 * PILImage.MAX_IMAGE_PIXELS
     worker = Path(__file__).resolve().parents[2] / "disrupt/static/js/hashing/hash-worker.js"
     assert f"const MAX_PIXELS = {MAX_PIXELS};" in worker.read_text()
+
+
+@pytest.mark.skipif(not HEIF_SUPPORTED,
+                    reason="pillow-heif not installed (pip install 'disrupt[heic]')")
+def test_heic_photo_hashes_like_its_source(tmp_path):
+    """An iPhone-style HEIC photo goes through `disrupt hash`; HEVC is lossy, so its hashes
+    stay near (not equal to) those of the same pixels as PNG. (Browsers cannot decode HEIC:
+    the portal asks for a JPEG export, see test_browser_parity.)"""
+    import json
+
+    from click.testing import CliRunner
+
+    from disrupt.cli import cli
+    from tests.support.fixtures import require_pdq_reference
+
+    source = Image.open(require_pdq_reference() / "bridge-mods" / "aaa-orig.jpg").convert("RGB")
+    png, heic = tmp_path / "photo.png", tmp_path / "IMG_0001.HEIC"
+    source.save(png)
+    source.save(heic, "HEIF", quality=90)
+    result = CliRunner().invoke(cli, ["hash", str(heic), str(png), "--json"])
+    assert result.exit_code == 0, result.output
+    from_heic, from_png = (json.loads(line) for line in result.output.splitlines())
+    assert set(from_heic) == IMAGE_KEYS
+    assert (from_heic["width"], from_heic["height"]) == source.size
+    assert from_heic["sha256"] == hashlib.sha256(heic.read_bytes()).hexdigest()
+    pdq_distance = bin(int(from_heic["pdq"], 16) ^ int(from_png["pdq"], 16)).count("1")
+    phash_distance = bin(int(from_heic["phash"], 16) ^ int(from_png["phash"], 16)).count("1")
+    assert pdq_distance <= 8 and phash_distance <= 4  # measured: 2 and 0
+    assert from_heic["pdq_quality"] >= MIN_QUALITY
