@@ -31,6 +31,15 @@ class NewRecoveryCodesForm(FlaskForm):
                        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
 
 
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()],
+                            render_kw={"autocomplete": "current-password"})
+    new = PasswordField("New password (12+ characters)", validators=[DataRequired()],
+                        render_kw={"autocomplete": "new-password"})
+    repeated = PasswordField("New password again", validators=[DataRequired()],
+                             render_kw={"autocomplete": "new-password"})
+
+
 class CreateUserForm(FlaskForm):
     email = StringField("E-mail", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])

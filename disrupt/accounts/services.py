@@ -18,11 +18,13 @@ MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
 ADDRESS_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ADDRESS = 30
-FAILURE_ACTIONS = ("login_failed", "second_factor_failed")
+FAILURE_ACTIONS = ("login_failed", "second_factor_failed", "password_change_failed")
 
 
 class AccountError(ValueError):
-    pass
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _check_password(password: str) -> None:
@@ -244,6 +246,23 @@ def set_password(user: User, password: str) -> None:
     _check_password(password)
     user.password_hash = hash_secret(password)
     end_sessions(user)
+
+
+def change_own_password(user: User, current: str, new: str, repeated: str, now: datetime) -> None:
+    """The user changes their password; a wrong current password counts as a failed login
+    (so this form cannot be used to guess it). Every session of the user ends."""
+    if not verify_secret(user.password_hash, current):
+        _count_failure(user, now)
+        raise AccountError("The current password is not right.", "current")
+    if new != repeated:
+        raise AccountError("The two new passwords are not the same.", "repeated")
+    if new == current:
+        raise AccountError("The new password must differ from the current one.", "new")
+    try:
+        set_password(user, new)
+    except AccountError as exc:
+        raise AccountError(f"The new password is {str(exc).removeprefix('password ')}.",
+                           "new") from exc
 
 
 def record_audit(

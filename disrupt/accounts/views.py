@@ -22,15 +22,23 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from disrupt.accounts import totp
-from disrupt.accounts.forms import EnrolForm, LoginForm, NewRecoveryCodesForm, SecondFactorForm
+from disrupt.accounts.forms import (
+    ChangePasswordForm,
+    EnrolForm,
+    LoginForm,
+    NewRecoveryCodesForm,
+    SecondFactorForm,
+)
 from disrupt.accounts.models import User
 from disrupt.accounts.services import (
     AccountError,
     address_throttled,
     authenticate,
     begin_totp_enrolment,
+    change_own_password,
     complete_login,
     confirm_totp_enrolment,
+    is_locked,
     new_recovery_codes,
     record_audit,
     recovery_codes_left,
@@ -221,9 +229,46 @@ def account():  # type: ignore[no-untyped-def]
         audit("second_factor_failed", user, step="renew_recovery_codes")
         session_.commit()
         form.code.errors.append("That code is not right. Use the code your app shows now.")
-    return render_template("accounts/account.html", form=form,
-                           codes_left=recovery_codes_left(session_, user)), \
-        (400 if form.errors else 200)
+    return _account_page(form=form)
+
+
+def _account_page(**forms: Any):  # type: ignore[no-untyped-def]
+    forms.setdefault("form", NewRecoveryCodesForm(formdata=None))
+    forms.setdefault("password_form", ChangePasswordForm(formdata=None))
+    user = current_user._get_current_object()
+    return render_template("accounts/account.html",
+                           codes_left=recovery_codes_left(db_session(), user), **forms), \
+        (400 if any(f.errors for f in forms.values()) else 200)
+
+
+@bp.post("/account/password")
+@role_required()
+def change_password():  # type: ignore[no-untyped-def]
+    session_ = db_session()
+    user = current_user._get_current_object()
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_own_password(user, form.current.data, form.new.data, form.repeated.data,
+                                now())
+        except AccountError as exc:
+            if exc.field == "current":  # counted like a failed login
+                audit("password_change_failed", user)
+            session_.commit()
+            if is_locked(user, now()):  # guessed too often: the session ends too
+                logout_user()
+                session.clear()
+                return redirect(url_for("accounts.login"))
+            form[exc.field or "new"].errors.append(str(exc))
+        else:
+            audit("password_changed", user)
+            session_.commit()
+            logout_user()
+            session.clear()
+            flash("Your password is changed. Every session of yours has ended: log in with "
+                  "the new password.")
+            return redirect(url_for("accounts.login"))
+    return _account_page(password_form=form)
 
 
 from disrupt.accounts import admin_views  # noqa: E402,F401  (routes on this blueprint)
