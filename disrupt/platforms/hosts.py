@@ -1,9 +1,9 @@
 """Host names → registrable domains, for matching URLs to platforms.
 
-Public-suffix aware and offline: the list is the copy bundled with
-``publicsuffix2`` (``publicsuffix2/public_suffix_list.dat``), read from disk once.
-Only ``publicsuffix2.fetch()`` touches the network and it is never called; the
-module builds its own ``PublicSuffixList`` from the bundled file path.
+Public-suffix aware and offline: the list is the copy bundled with the pinned
+``publicsuffixlist`` package (``publicsuffixlist/public_suffix_list.dat``, a recent
+snapshot: bump the pin to refresh it), parsed with ``publicsuffix2``'s parser, read from
+disk once. Only ``publicsuffix2.fetch()`` touches the network and it is never called.
 
 The list includes the *private* section (github.io, blogspot.com,
 herokuapp.com, …), so ``alice.github.io`` and ``bob.github.io`` are separate
@@ -15,15 +15,19 @@ from __future__ import annotations
 import ipaddress
 import re
 from functools import lru_cache
+from pathlib import Path
 
 import idna
 import publicsuffix2
+import publicsuffixlist
 
+#: The Public Suffix List file (see the module docstring).
+PSL_FILE = str(Path(publicsuffixlist.__file__).with_name("public_suffix_list.dat"))
 
 @lru_cache(maxsize=1)
 def _psl() -> publicsuffix2.PublicSuffixList:
     # An explicit path: the bundled file, never publicsuffix2.fetch().
-    return publicsuffix2.PublicSuffixList(publicsuffix2.PSL_FILE, idna=True)
+    return publicsuffix2.PublicSuffixList(PSL_FILE, idna=True)
 
 
 _LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
@@ -119,7 +123,7 @@ _PRIVATE_MARKER = "===BEGIN PRIVATE DOMAINS==="
 @lru_cache(maxsize=1)
 def _icann_psl() -> publicsuffix2.PublicSuffixList:
     lines = []
-    with open(publicsuffix2.PSL_FILE, encoding="utf-8") as fh:
+    with open(PSL_FILE, encoding="utf-8") as fh:
         for line in fh:
             if _PRIVATE_MARKER in line:
                 break

@@ -6,6 +6,7 @@ import urllib.request
 from pathlib import Path
 
 import publicsuffix2
+import publicsuffixlist
 import pytest
 
 from disrupt.platforms import hosts
@@ -36,7 +37,8 @@ REGISTRABLE = [
     ("blogspot.com", None),
     ("someone.blogspot.com", "someone.blogspot.com"),
     ("img.someone.blogspot.com", "someone.blogspot.com"),
-    ("someone.blogspot.co.uk", "someone.blogspot.co.uk"),
+    # blogspot.co.uk is no longer on the list (it was in the 2019 snapshot)
+    ("someone.blogspot.co.uk", "blogspot.co.uk"),
     ("bucket.s3.amazonaws.com", "bucket.s3.amazonaws.com"),
     ("app.herokuapp.com", "app.herokuapp.com"),
     # IDN: punycode in, punycode out; Unicode converted
@@ -135,5 +137,20 @@ def test_suffix_list_is_read_from_the_bundled_file_without_network(
         assert registrable_domain("www.example.co.uk") == "example.co.uk"
     finally:
         hosts._psl.cache_clear()
-    bundled = Path(publicsuffix2.PSL_FILE)
-    assert bundled.is_file() and bundled.parent == Path(publicsuffix2.__file__).parent
+    bundled = Path(hosts.PSL_FILE)
+    assert bundled.is_file() and bundled.parent == Path(publicsuffixlist.__file__).parent
+
+
+def test_suffix_list_is_a_recent_snapshot() -> None:
+    """Hosting suffixes added to the list since 2019 (Cloudflare R2 and Pages, Vercel,
+    Netlify) keep each user's site its own registrable domain; a stale list would merge them."""
+    version = next(line for line in Path(hosts.PSL_FILE).read_text(encoding="utf-8").splitlines()
+                   if line.startswith("// VERSION:"))
+    assert version.split()[2] >= "2026-10-22"
+    for host, domain in [("pub-abc123.r2.dev", "pub-abc123.r2.dev"),
+                         ("files.alice.pages.dev", "alice.pages.dev"),
+                         ("leak.vercel.app", "leak.vercel.app"),
+                         ("x.netlify.app", "x.netlify.app")]:
+        assert registrable_domain(host) == domain
+    assert hosts.platform_candidates("files.alice.pages.dev") == [
+        "files.alice.pages.dev", "alice.pages.dev", "pages.dev"]
