@@ -9,13 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import Case, MediaHash
+from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash
 from disrupt.hashing.index import PDQIndex
 from disrupt.hashing.matching import PDQ_MATCH_DISTANCE, PDQ_MIN_QUALITY
 
 # A change committed a little after it was stamped is still seen by the next refresh.
 REFRESH_OVERLAP = timedelta(seconds=30)
-INACTIVE_CASES = ("withdrawn", "erased")
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ class ActiveHashIndex:
                     Case.erased_at >= self._since,
                 ))
             for media_id, case_id, pdq, quality, status, case_status in session.execute(query):
-                active = (status == "active" and case_status not in INACTIVE_CASES
+                active = (status == "active" and case_status not in STOPPED_STATUSES
                           and (quality or 0) >= PDQ_MIN_QUALITY)
                 if active:
                     self._index.add(media_id, pdq)

@@ -8,6 +8,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from disrupt.db import Base
 
 CASE_STATUSES = ("new", "in_progress", "closed", "withdrawn", "erased")
+# The victim stopped the case: no more checks, notices, sharing or e-mails.
+STOPPED_STATUSES = ("withdrawn", "erased")
 AGE_GROUPS = ("adult", "minor", "unknown")
 PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_MINOR = 0, 1, 2
 

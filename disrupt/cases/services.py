@@ -14,6 +14,7 @@ from disrupt.cases.models import (
     PRIORITY_HIGH,
     PRIORITY_MINOR,
     PRIORITY_NORMAL,
+    STOPPED_STATUSES,
     Case,
     MediaHash,
     Message,
@@ -261,7 +262,7 @@ def add_note(session: Session, case: Case, body: str, *, author_id: int, cipher:
 
 
 def _check_workable(case: Case) -> None:
-    if case.status in ("withdrawn", "erased"):
+    if case.status in STOPPED_STATUSES:
         raise CaseActionError(f"The victim has {case.status} this case: it cannot be changed.")
 
 

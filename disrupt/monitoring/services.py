@@ -13,7 +13,7 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
-from disrupt.cases.models import Case, MediaHash, ReportedURL
+from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash, ReportedURL
 from disrupt.db import Database, utcnow
 from disrupt.hashing.matching import HashRecord
 from disrupt.monitoring import rules as R
@@ -22,8 +22,6 @@ from disrupt.monitoring.models import HostFingerprint, URLCheck
 from disrupt.monitoring.schedule import next_check_at
 from disrupt.monitoring.states import apply_verdict
 from disrupt.platforms.models import Platform
-
-STOPPED_CASE_STATUSES = ("withdrawn", "erased")
 
 
 @dataclass(frozen=True)
@@ -59,7 +57,7 @@ def claim_due_urls(
     candidates = (
         select(ReportedURL.id)
         .join(Case, Case.id == ReportedURL.case_id)
-        .where(_due(now), Case.status.not_in(STOPPED_CASE_STATUSES))
+        .where(_due(now), Case.status.not_in(STOPPED_STATUSES))
     )
     if skip_hosts:
         candidates = candidates.where(ReportedURL.host.not_in(list(skip_hosts)))

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from disrupt.accounts.models import AuditEvent
 from disrupt.accounts.services import record_audit
-from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
+from disrupt.cases.models import (
+    STOPPED_STATUSES,
+    Case,
+    MediaHash,
+    Message,
+    Note,
+    Referral,
+    ReportedURL,
+)
 from disrupt.cases.services import (
     SubmittedHash,
     add_media_hash,
@@ -197,7 +205,7 @@ class CaseClosedToChanges(ValueError):
 
 
 def _require_open(case: Case) -> None:
-    if case.status in ("withdrawn", "erased"):
+    if case.status in STOPPED_STATUSES:
         raise CaseClosedToChanges(case.status)
 
 

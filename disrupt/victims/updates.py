@@ -18,14 +18,13 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
-from disrupt.cases.models import Case
+from disrupt.cases.models import STOPPED_STATUSES, Case
 from disrupt.paths import translations_dir
 from disrupt.security import DataCipher
 from disrupt.victims.models import VictimUpdate
 
 # A failed send waits SEND_RETRY_SECONDS, doubling, up to this; it is never given up.
 MAX_RETRY_DELAY = timedelta(hours=6)
-_SILENT_STATUSES = ("withdrawn", "erased")
 
 
 def N_(text: str) -> str:  # noqa: N802 - marks a string for extraction; translated when sent
@@ -52,7 +51,7 @@ def _due(now: datetime, min_gap: timedelta, worker: str):  # type: ignore[no-unt
     u = VictimUpdate
     return and_(
         Case.news_at.is_not(None), Case.contact_encrypted.is_not(None),
-        Case.status.not_in(_SILENT_STATUSES),
+        Case.status.not_in(STOPPED_STATUSES),
         or_(u.case_id.is_(None), and_(
             or_(u.announced_news_at.is_(None), u.announced_news_at < Case.news_at),
             or_(u.sent_at.is_(None), u.sent_at <= now - min_gap),
@@ -89,7 +88,7 @@ def update_email(case: Case, claim: ClaimedUpdate, cipher: DataCipher, config: d
                  ) -> EmailMessage | None:
     """The e-mail in the victim's language; None when there is no longer anyone to tell."""
     contact = cipher.decrypt(case.contact_encrypted) if case.contact_encrypted else None
-    if not contact or case.status in _SILENT_STATUSES:
+    if not contact or case.status in STOPPED_STATUSES:
         return None
     translate = Translations.load(str(translations_dir()), [case.language]).gettext
     parts = [translate(BODY).format(organisation=config["ORGANISATION_NAME"])]

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import Case, MediaHash
+from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash
 from disrupt.hashing.matching import PDQ_MIN_QUALITY, is_pdq_hex
 from disrupt.platforms.exchange.models import FEEDBACK_VALUES, APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import Platform
@@ -89,7 +89,7 @@ def _shareable():  # type: ignore[no-untyped-def]
 
 def _row_status():  # type: ignore[no-untyped-def]
     return case(
-        (and_(MediaHash.status == "active", Case.status.not_in(("withdrawn", "erased"))),
+        (and_(MediaHash.status == "active", Case.status.not_in(STOPPED_STATUSES)),
          literal("Active")),
         (or_(MediaHash.status == "deleted", Case.status == "erased"), literal("Deleted")),
         else_=literal("Withdrawn"),
@@ -380,7 +380,7 @@ def export_rows(session: Session, *, client: APIClient, secret_key: str,
 
 def sharing_state(case_: Case, media: MediaHash) -> str:
     """Where one hash stands in the exchange, in the words of the case page."""
-    if media.status != "active" or case_.status in ("withdrawn", "erased"):
+    if media.status != "active" or case_.status in STOPPED_STATUSES:
         return "withdrawn from the exchange"
     if not case_.consent_hash_sharing:
         return "not shared: no consent"
