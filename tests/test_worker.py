@@ -1,0 +1,33 @@
+"""`disrupt worker` schedules every job at its configured interval, and each job runs on an
+empty database (the wiring, not the jobs' own logic, which their packages test)."""
+from __future__ import annotations
+
+from disrupt.worker import build_scheduler
+from tests.conftest import make_test_app
+
+INTERVALS = {
+    "check-due-urls": "WORKER_TICK_SECONDS",
+    "send-queued-notices": "WORKER_TICK_SECONDS",
+    "raise-overdue-requests": "WORKER_TICK_SECONDS",
+    "fold-statistics": "STATS_FOLD_SECONDS",
+    "send-victim-updates": "VICTIM_UPDATE_SECONDS",
+    "purge-retention": "RETENTION_PURGE_SECONDS",
+}
+
+
+def test_every_job_is_scheduled_at_its_setting_and_runs(database_url, tmp_path):
+    settings = {"WORKER_TICK_SECONDS": 2.0, "STATS_FOLD_SECONDS": 3.0,
+                "VICTIM_UPDATE_SECONDS": 7.0, "RETENTION_PURGE_SECONDS": 11.0}
+    app = make_test_app(database_url, tmp_path, **settings)
+    db = app.extensions["disrupt.db"]
+    try:
+        scheduler = build_scheduler(db, app.config, worker="test-worker")
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        assert set(jobs) == set(INTERVALS)
+        for job_id, setting in INTERVALS.items():
+            job = jobs[job_id]
+            assert job.trigger.interval.total_seconds() == settings[setting], job_id
+            assert job.max_instances == 1 and job.coalesce
+            job.func(*job.args, **job.kwargs)  # nothing to do, and no error
+    finally:
+        db.dispose()
