@@ -53,7 +53,6 @@ CASE_GROUPS = ("checked", "withdrawn", "erased")
 # Cells come in three grains: "d" (a day), "w" (an ISO week) and "m" (a month); `day` is the
 # period's first day. A range is read from whole months plus the days at its edges, so a
 # page reads a few rows per month whatever the number of URLs.
-GRAINS = ("d", "w", "m")
 
 # One row per (grain, period of the first request sent for a URL, platform, legal basis of
 # that request, minor, case group): the URLs of that cohort by current state, their times.

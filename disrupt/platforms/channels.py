@@ -25,21 +25,25 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-def message_id(request: RemovalRequest, sender: str) -> str:
-    domain = sender.rsplit("@", 1)[-1] or "disrupt.invalid"
-    return f"<notice-{request.idempotency_key}@{domain}>"
-
-
-def build_email(request: RemovalRequest, config: Any) -> EmailMessage:
+def organisation_email(config: Any, *, to: str, subject: str, body: str,
+                       key: str) -> EmailMessage:
+    """A plain-text e-mail from the organisation. `key` makes its Message-ID
+    (<key@sender's domain>), by which a receiver can drop a repeated delivery."""
     msg = EmailMessage()
     sender = config["ORGANISATION_EMAIL"]
     msg["From"] = f'{config["ORGANISATION_NAME"]} <{sender}>'
-    msg["To"] = request.recipient
-    msg["Subject"] = request.subject
-    msg["Message-ID"] = message_id(request, sender)
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Message-ID"] = f"<{key}@{sender.rsplit('@', 1)[-1] or 'disrupt.invalid'}>"
+    msg.set_content(body)
+    return msg
+
+
+def build_email(request: RemovalRequest, config: Any) -> EmailMessage:
+    msg = organisation_email(config, to=request.recipient or "", subject=request.subject,
+                             body=request.body, key=f"notice-{request.idempotency_key}")
     msg["Date"] = format_datetime(request.created_at)
     msg["X-Disrupt-Idempotency-Key"] = request.idempotency_key
-    msg.set_content(request.body)
     return msg
 
 
@@ -49,14 +53,8 @@ def send_email(request: RemovalRequest, config: Any) -> None:
 
 def send_internal_email(config: Any, *, to: str, subject: str, body: str, key: str) -> None:
     """A message to the organisation's own staff (escalations), same transport as notices."""
-    msg = EmailMessage()
-    sender = config["ORGANISATION_EMAIL"]
-    msg["From"] = f'{config["ORGANISATION_NAME"]} <{sender}>'
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Message-ID"] = f"<{key}@{sender.rsplit('@', 1)[-1] or 'disrupt.invalid'}>"
-    msg.set_content(body)
-    transmit(msg, config, key=key)
+    transmit(organisation_email(config, to=to, subject=subject, body=body, key=key), config,
+             key=key)
 
 
 def transmit(msg: EmailMessage, config: Any, *, key: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import lru_cache
 
 from babel.support import Translations
 from sqlalchemy import and_, delete, or_, select
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import STOPPED_STATUSES, Case
 from disrupt.paths import translations_dir
+from disrupt.platforms.channels import organisation_email
 from disrupt.security import DataCipher
 from disrupt.victims.models import VictimUpdate
 
@@ -90,20 +92,21 @@ def update_email(case: Case, claim: ClaimedUpdate, cipher: DataCipher, config: d
     contact = cipher.decrypt(case.contact_encrypted) if case.contact_encrypted else None
     if not contact or case.status in STOPPED_STATUSES:
         return None
-    translate = Translations.load(str(translations_dir()), [case.language]).gettext
+    translate = _translations(case.language).gettext
     parts = [translate(BODY).format(organisation=config["ORGANISATION_NAME"])]
     if config.get("PUBLIC_URL"):
         parts.append(translate(LINK).format(url=config["PUBLIC_URL"]))
     parts.append(translate(FOOTER))
-    msg = EmailMessage()
-    sender = config["ORGANISATION_EMAIL"]
-    msg["From"] = f'{config["ORGANISATION_NAME"]} <{sender}>'
-    msg["To"] = contact
-    msg["Subject"] = translate(SUBJECT)
-    msg["Message-ID"] = f"<{claim.key}@{sender.rsplit('@', 1)[-1] or 'disrupt.invalid'}>"
+    msg = organisation_email(config, to=contact, subject=translate(SUBJECT),
+                             body="\n\n".join(parts) + "\n", key=claim.key)
     msg["Content-Language"] = case.language
-    msg.set_content("\n\n".join(parts) + "\n")
     return msg
+
+
+@lru_cache(maxsize=8)
+def _translations(language: str) -> Translations:
+    """The portal's catalogue of `language`, read from disk once per process."""
+    return Translations.load(str(translations_dir()), [language])
 
 
 def _held(session: Session, claim: ClaimedUpdate, worker: str) -> VictimUpdate | None:

@@ -407,6 +407,11 @@ def feedback_for_case(session: Session, case_: Case) -> dict[int, list[HashFeedb
     return {media_id: latest.get(value, []) for media_id, value in values.items() if value}
 
 
+# The feedback values the dashboard counts, by their column.
+_COUNTED_FEEDBACK = {"Blocked": "blocked", "NotBlocked": "not_blocked",
+                     "PendingReview": "pending_review"}
+
+
 def feedback_counts(session: Session) -> dict[str, Any]:
     """Per platform, how many hashes its newest feedback calls Blocked, NotBlocked or
     PendingReview; and how many hashes are blocked somewhere."""
@@ -425,8 +430,7 @@ def feedback_counts(session: Session) -> dict[str, Any]:
     for name, value, count in rows:
         row = per_platform.setdefault(name, {"platform": name, "blocked": 0, "not_blocked": 0,
                                              "pending_review": 0})
-        key = {"Blocked": "blocked", "NotBlocked": "not_blocked",
-               "PendingReview": "pending_review"}.get(value)
+        key = _COUNTED_FEEDBACK.get(value)
         if key:
             row[key] += count
     blocked_somewhere = session.scalar(
