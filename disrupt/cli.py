@@ -18,13 +18,76 @@ class CommandError(click.ClickException):
     """A one-line failure; exit status 1."""
 
 
-def _app() -> Any:
-    from disrupt import create_app
+def _instance_path() -> Path:
+    """Where create_app() will look for the instance, without creating anything."""
+    import os
 
+    from flask import Flask
+
+    return Path(os.environ.get("DISRUPT_INSTANCE_PATH")
+                or Flask("disrupt", instance_relative_config=True).instance_path)
+
+
+def _plain_settings() -> dict[str, Any]:
+    """The settings as create_app() reads them, with no side effect (no key is generated)."""
+    from flask import Config
+
+    from disrupt.config import SETTINGS, from_environment
+
+    config = Config(str(_instance_path()))
+    config.update({name: default for name, (default, _) in SETTINGS.items()})
+    config.from_pyfile(str(_instance_path() / "config.py"), silent=True)
     try:
-        return create_app()
+        config.update(from_environment())
     except ValueError as exc:  # a bad DISRUPT_* setting
         raise CommandError(str(exc)) from exc
+    return dict(config)
+
+
+def _require_instance() -> None:
+    """Refuse, before anything is created, to run on an instance `disrupt init` never made:
+    create_app() would generate new keys that cannot read an existing database."""
+    path = _instance_path()
+    settings = _plain_settings()
+    for name, filename in (("DATA_KEY", "data_key"), ("SECRET_KEY", "secret_key")):
+        if not settings.get(name) and not (path / filename).is_file():
+            raise CommandError(f"no initialised instance at {path} ({filename} is missing): "
+                               "run `disrupt init` first, or set DISRUPT_INSTANCE_PATH")
+    url = settings.get("DATABASE_URL") or f"sqlite:///{path / 'disrupt.sqlite3'}"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise CommandError(f"no database at {url.removeprefix('sqlite:///')}: "
+                           "run `disrupt init` first")
+
+
+def _require_schema(app: Any) -> None:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from disrupt.migrate import alembic_config, current_heads
+
+    url = app.config["DATABASE_URL"]
+    try:
+        found = current_heads(url)
+    except SQLAlchemyError as exc:
+        raise CommandError(f"the database cannot be reached: {str(exc).splitlines()[0]}") from exc
+    if found != set(ScriptDirectory.from_config(alembic_config(url)).get_heads()):
+        state = "empty" if not found else "at an older schema"
+        raise CommandError(f"the database is {state}: run `disrupt init` first")
+
+
+def _app(*, initialised: bool = True) -> Any:
+    """The app for a command; by default only on an instance made by `disrupt init`."""
+    from disrupt import create_app
+
+    if initialised:
+        _require_instance()
+    try:
+        app = create_app()
+    except ValueError as exc:  # a bad DISRUPT_* setting
+        raise CommandError(str(exc)) from exc
+    if initialised:
+        _require_schema(app)
+    return app
 
 
 def _db(app: Any) -> Any:
@@ -56,7 +119,7 @@ def init(admin_email: str | None, admin_name: str, admin_password: str | None,
     from disrupt.accounts.services import AccountError, create_user
     from disrupt.migrate import upgrade
 
-    app = _app()
+    app = _app(initialised=False)
     upgrade(app.config["DATABASE_URL"])
     click.echo("database is up to date")
     if no_admin:
@@ -293,17 +356,18 @@ def check_url_command(url: str, reference: str | None, as_json: bool) -> None:
     from disrupt.cases.urlnorm import InvalidURL, normalize_url
     from disrupt.monitoring.checker import Checker, CheckSettings, CheckTarget
 
-    app = _app()
     try:
         normalized = normalize_url(url)
     except InvalidURL as exc:
         raise CommandError(f"{url}: {exc}") from exc
-    settings = CheckSettings.from_config(app.config)
-    if reference is None:
-        outcome = Checker(settings).check(CheckTarget(normalized))
+    if reference is None:  # no database needed: nothing is read or written
+        outcome = Checker(CheckSettings.from_config(_plain_settings())).check(
+            CheckTarget(normalized))
     else:
         from disrupt.monitoring.services import DatabaseFingerprints, case_target
 
+        app = _app()
+        settings = CheckSettings.from_config(app.config)
         with _db(app).session() as session:
             try:
                 target = case_target(session, normalized, reference)
@@ -386,9 +450,12 @@ def report(year: int, as_json: bool, output: str | None) -> None:
 @click.option("--duration", type=click.FloatRange(min=1), help="Stop after this many seconds")
 def demo(port: int, instance: str, duration: float | None) -> None:
     """Run everything on this machine with simulated platforms (SQLite, fresh each time)."""
-    from disrupt.demo.runner import run_demo
+    from disrupt.demo.runner import DemoError, run_demo
 
-    run_demo(port=port, instance=Path(instance).resolve(), duration=duration)
+    try:
+        run_demo(port=port, instance=Path(instance).resolve(), duration=duration)
+    except DemoError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def main(argv: list[str] | None = None) -> None:

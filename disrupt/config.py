@@ -77,6 +77,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "VICTIM_UPDATE_MIN_HOURS": (6.0, "At most one update e-mail per case in this many hours; "
                                    "news in between goes in the next one"),
     "PORTAL_TIMEZONE": ("Europe/Paris", "Time zone of the dates and times the portal shows"),
+    "DEMO_MAIL_DIR": ("", "Demo only: folder of the e-mails the demo's SMTP server received, "
+                      "readable from the console at /console/demo/mail/; empty on a real "
+                      "instance (no such page)"),
     "LEAVE_SITE_URL": ("https://www.wikipedia.org/", "Neutral page the portal's \"Leave this "
                                                      "site\" button and Shift×3 open"),
     "STATS_FOLD_SECONDS": (30.0, "How often the worker counts changed URLs into the statistics"),

@@ -143,6 +143,10 @@ def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
     for blueprint in (victims_bp, accounts_bp, cases_bp, dashboard_bp, exchange_api_bp,
                       exchange_admin_bp, platforms_bp):
         app.register_blueprint(blueprint)
+    if app.config.get("DEMO_MAIL_DIR"):
+        from disrupt.demo.views import bp as demo_bp
+
+        app.register_blueprint(demo_bp)
 
 
 def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:

@@ -117,3 +117,41 @@ def test_check_url_json(tmp_path):
         assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
     finally:
         platform.stop()
+
+
+@pytest.mark.parametrize("args", [
+    ("stats", "--json"),
+    ("totp-code", "someone@example.org"),
+    ("reset-2fa", "someone@example.org"),
+    ("run-checks",),
+    ("platforms", "export"),
+    ("report", "--year", "2026", "--json"),
+])
+def test_commands_on_an_instance_never_initialised_say_so_and_create_nothing(args, tmp_path):
+    result = run(*args, tmp_path=tmp_path)
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("disrupt: no initialised instance at "), lines
+    assert "disrupt init" in lines[0]
+    assert not (tmp_path / "instance").exists()
+
+
+def test_a_database_without_the_schema_is_refused_in_one_line(tmp_path):
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "secret_key").write_text("k" * 64)
+    from cryptography.fernet import Fernet
+
+    (instance / "data_key").write_text(Fernet.generate_key().decode())
+    empty = tmp_path / "empty.sqlite3"
+    empty.write_bytes(b"")
+    result = run("stats", "--json", tmp_path=tmp_path,
+                 env={"DISRUPT_DATABASE_URL": f"sqlite:///{empty}"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "disrupt: the database is empty: run `disrupt init` first"
+
+
+def test_check_url_without_a_case_needs_no_instance(tmp_path):
+    result = run("check-url", "http://[::1", "--json", tmp_path=tmp_path)
+    assert result.returncode == 1 and result.stderr.startswith("disrupt: ")
+    assert not (tmp_path / "instance").exists()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -28,8 +29,24 @@ def _status_line(db) -> str:  # type: ignore[no-untyped-def]
             f"not checked yet {overall['pending']}")
 
 
+class DemoError(Exception):
+    """The demo cannot start or stopped on its own; one line for the user."""
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Before anything is wiped or printed: a second demo must not take over the first's
+    instance folder and print logins for a server that is not its own."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise DemoError(f"{host}:{port} is in use ({exc.strerror}): is another demo "
+                            "running? Stop it, or choose another port with --port") from exc
+
+
 def run_demo(*, port: int, instance: Path, duration: float | None = None,
              host: str = "127.0.0.1") -> None:
+    """Run until Ctrl-C or ``duration``; raises DemoError if a demo process stops on its own."""
     from disrupt import create_app
     from disrupt.accounts.totp import format_secret
     from disrupt.db import utcnow
@@ -37,12 +54,14 @@ def run_demo(*, port: int, instance: Path, duration: float | None = None,
     from disrupt.migrate import upgrade
     from disrupt.platforms.services import Notifier
 
+    ensure_port_free(host, port)
     instance.mkdir(parents=True, exist_ok=True)
     for leftover in instance.glob("demo.sqlite3*"):
         leftover.unlink()
     shutil.rmtree(instance / "outbox", ignore_errors=True)
+    shutil.rmtree(instance / "mail", ignore_errors=True)
 
-    mailbox = NoticeMailbox().start()
+    mailbox = NoticeMailbox(folder=instance / "mail").start()
     platforms = {
         "PicShare": SimulatedPlatform("PicShare", ip="127.0.0.2", takedown_after=8).start(),
         "ClipHub": SimulatedPlatform("ClipHub", ip="127.0.0.3", takedown_after=15).start(),
@@ -66,6 +85,7 @@ def run_demo(*, port: int, instance: Path, duration: float | None = None,
         "DISRUPT_PUBLIC_URL": f"http://{host}:{port}/",
         "DISRUPT_VICTIM_UPDATE_SECONDS": "2",
         "DISRUPT_VICTIM_UPDATE_MIN_HOURS": "0.002",  # about 7 s, like the compressed hours
+        "DISRUPT_DEMO_MAIL_DIR": str(instance / "mail"),
     }
     os.environ.update({k: v for k, v in env.items() if k.startswith("DISRUPT_")})
     app = create_app()
@@ -110,6 +130,8 @@ Simulated platforms (they receive the notices the demo sends for its seeded case
   Slowtube  {platforms['Slowtube'].base_url}  e-mail notices, never removes anything
   SMTP server for notices: 127.0.0.1:{mailbox.port} (it also takes the update e-mails
   of cases opened with an e-mail address)
+  Every e-mail it received, as a file: {instance / 'mail'}
+    and in the console: {base}/console/demo/mail/ (and on each request's page)
 
 Within a minute the dashboard shows a takedown rate from real checks. Slowtube's requests
 pass their 48 h (48 s) deadline and show under Requests as overdue, with a follow-up button.
@@ -125,6 +147,7 @@ Ctrl-C stops it all.
     signal.signal(signal.SIGTERM, _stop)
     started = time.monotonic()
     next_report = started + 10
+    failed = False
     try:
         while not stop and (duration is None or time.monotonic() - started < duration):
             time.sleep(1)
@@ -132,7 +155,7 @@ Ctrl-C stops it all.
                 print(_status_line(db), flush=True)
                 next_report += 10
             if any(child.poll() is not None for child in children):
-                print("a demo process stopped; shutting down", file=sys.stderr)
+                failed = True
                 break
     except KeyboardInterrupt:
         pass
@@ -149,3 +172,6 @@ Ctrl-C stops it all.
             platform.stop()
         mailbox.stop()
         db.dispose()
+    if failed:
+        raise DemoError("a demo process stopped on its own (see its messages above); "
+                        "everything was shut down")

@@ -8,18 +8,21 @@ import contextlib
 import email
 import email.policy
 import json
+import os
 import re
 import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from aiosmtpd.controller import Controller
 
 URL_LINE = re.compile(r"^\s*-\s+(https?://\S+)\s*$", re.MULTILINE)
+SAFE_KEY = re.compile(r"[A-Za-z0-9._-]{1,80}")
 
 
 @dataclass
@@ -188,6 +191,7 @@ class _MailHandler:
             if platform is not None:
                 platform.receive_notice(key, urls, "email", str(message.get("Subject", "")))
         self.mailbox.messages.append(message)
+        self.mailbox.keep(message, envelope.content)
         return "250 Message accepted for delivery"
 
 
@@ -195,11 +199,29 @@ class NoticeMailbox:
     """A real SMTP server (aiosmtpd) on 127.0.0.1 that delivers notices to the simulated
     platforms by their e-mail address."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, folder: Path | None = None) -> None:
         self.port = port or free_port()
         self.by_address: dict[str, SimulatedPlatform] = {}
         self.messages: list[email.message.EmailMessage] = []
+        #: Where every message received is kept as a file, so an evaluator can read what a
+        #: platform and a victim's mailbox received (notices: notice-<key>.eml).
+        self.folder = folder
         self._controller: Controller | None = None
+
+    def keep(self, message: email.message.EmailMessage, raw: bytes) -> Path | None:
+        if self.folder is None:
+            return None
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        key = str(message.get("X-Disrupt-Idempotency-Key", "")).strip()
+        if SAFE_KEY.fullmatch(key):
+            name = f"notice-{key}.eml"
+        else:
+            name = f"mail-{len(self.messages):04d}.eml"
+        path = self.folder / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+        return path
 
     def register(self, address: str, platform: SimulatedPlatform) -> str:
         self.by_address[address.lower()] = platform

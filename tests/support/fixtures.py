@@ -9,13 +9,16 @@ import pytest
 
 
 def _find() -> Path | None:
+    """The folder, resolved: tests compare paths from glob with paths built from the CSV,
+    and a symlinked shared/ must give both the same spelling."""
     env = os.environ.get("DISRUPT_PDQ_REFERENCE")
     if env:
-        return Path(env)
+        return Path(env).resolve()
     candidates = [parent / "shared" / "fixtures" / "pdq-reference"
                   for parent in Path(__file__).resolve().parents]
     candidates.append(Path("/work/shared/fixtures/pdq-reference"))
-    return next((path for path in candidates if (path / "expected-pdq.csv").is_file()), None)
+    found = next((path for path in candidates if (path / "expected-pdq.csv").is_file()), None)
+    return found.resolve() if found is not None else None
 
 
 PDQ_REFERENCE: Path | None = _find()
