@@ -29,6 +29,7 @@ from disrupt.accounts.services import (
     unlock,
 )
 from disrupt.accounts.views import bp, role_required
+from disrupt.validators import RECORD_ID
 from disrupt.web import audit, db_session, now
 
 AUDIT_PAGE = 100
@@ -145,8 +146,12 @@ def _audit_form() -> AuditFilterForm:
 @role_required("supervisor", "admin")
 def audit_log():  # type: ignore[no-untyped-def]
     form = _audit_form()
-    form.validate()
+    if not form.validate():
+        return render_template("admin/audit.html", form=form, rows=[], older=None,
+                               export=None), 400
     before = request.args.get("before", type=int)
+    if before is not None and not 1 <= before <= RECORD_ID.max:
+        before = None
     rows = audit_page(db_session(), _audit_filter(form), before_id=before, limit=AUDIT_PAGE + 1)
     more = len(rows) > AUDIT_PAGE
     rows = rows[:AUDIT_PAGE]
@@ -160,7 +165,10 @@ def audit_log():  # type: ignore[no-untyped-def]
 @role_required("supervisor", "admin")
 def audit_export():  # type: ignore[no-untyped-def]
     form = _audit_form()
-    form.validate()
+    if not form.validate():
+        errors = "; ".join(f"{name}: {' '.join(messages)}"
+                           for name, messages in form.errors.items())
+        return Response(f"Nothing exported: {errors}\n", status=400, mimetype="text/plain")
     where = _audit_filter(form)
     session_ = db_session()
     audit("export_audit", None, **{k: v for k, v in request.args.items() if v})

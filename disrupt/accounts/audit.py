@@ -1,7 +1,6 @@
 """Reading the audit log: filters, pages and the CSV export. Never writes to it."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from disrupt.accounts.models import AuditEvent, User
+from disrupt.csv_export import SafeWriter
 
 CSV_COLUMNS = ("id", "at", "actor_id", "actor_email", "actor_kind", "action", "record_type",
                "record_id", "case_id", "remote_addr", "detail")
@@ -63,7 +63,7 @@ def known_actions(session: Session) -> list[str]:
 def audit_csv(session: Session, where: AuditFilter, batch: int = 2000) -> Iterator[str]:
     """The filtered log as CSV, oldest first, read in batches so memory stays flat."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(CSV_COLUMNS)
     yield out.getvalue()
     after = 0
@@ -76,18 +76,12 @@ def audit_csv(session: Session, where: AuditFilter, batch: int = 2000) -> Iterat
         out.seek(0)
         out.truncate()
         for event, email in rows:
-            writer.writerow([_cell(v) for v in (
+            writer.writerow((
                 event.id, event.at.isoformat(), event.actor_id or "", email or "",
                 event.actor_kind, event.action, event.record_type or "", event.record_id or "",
                 event.case_id or "", event.remote_addr or "",
                 json.dumps(event.detail or {}, sort_keys=True, default=str),
-            )])
+            ))
         yield out.getvalue()
         after = rows[-1][0].id
 
-
-def _cell(value: object) -> object:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote those."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return value

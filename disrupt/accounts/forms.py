@@ -3,6 +3,7 @@ from wtforms import DateField, IntegerField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from disrupt.accounts.models import ROLES
+from disrupt.validators import RECORD_ID, DayInRange
 
 ROLE_CHOICES = [(role, role) for role in ROLES]
 
@@ -66,7 +67,7 @@ class AuditFilterForm(FlaskForm):
         ("", "any"), ("cases", "case"), ("reported_urls", "URL"),
         ("removal_requests", "removal request"), ("notes", "note"), ("messages", "message"),
         ("referrals", "referral"), ("users", "user")])
-    record_id = IntegerField("Record id", validators=[Optional()])
-    case_id = IntegerField("Case id", validators=[Optional()])
-    since = DateField("From (date)", validators=[Optional()])
-    until = DateField("Until (date, inclusive)", validators=[Optional()])
+    record_id = IntegerField("Record id", validators=[Optional(), RECORD_ID])
+    case_id = IntegerField("Case id", validators=[Optional(), RECORD_ID])
+    since = DateField("From (date)", validators=[Optional(), DayInRange()])
+    until = DateField("Until (date, inclusive)", validators=[Optional(), DayInRange()])

@@ -4,6 +4,8 @@ from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField
 from wtforms.validators import Optional
 
+from disrupt.validators import DayInRange
+
 PERIOD_CHOICES = [("all", "All time"), ("week", "Week"), ("month", "Month"), ("year", "Year"),
                   ("custom", "Custom dates")]
 BY_CHOICES = [("month", "month"), ("week", "week"), ("year", "year")]
@@ -17,9 +19,10 @@ class StatisticsFilterForm(FlaskForm):
         csrf = False
 
     period = SelectField("Period", choices=PERIOD_CHOICES, default="all")
-    at = DateField("Containing the day", validators=[Optional()])
-    since = DateField("From (first request sent on or after)", validators=[Optional()])
-    until = DateField("Until (sent before)", validators=[Optional()])
+    at = DateField("Containing the day", validators=[Optional(), DayInRange()])
+    since = DateField("From (first request sent on or after)",
+                      validators=[Optional(), DayInRange()])
+    until = DateField("Until (sent before)", validators=[Optional(), DayInRange()])
     platform = SelectField("Platform", coerce=str, default="")
     by = SelectField("Trend by", choices=BY_CHOICES, default="month")
 

@@ -2,10 +2,11 @@
 so the three always say the same."""
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from typing import Any
+
+from disrupt.csv_export import SafeWriter
 
 FIGURE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("urls_notified", "URLs notified", "int"),
@@ -42,11 +43,18 @@ class StatTable:
 
     def to_csv(self) -> str:
         out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
+        writer = SafeWriter(out)
         writer.writerow([key for key, _, _ in self.columns])
         for row in self.rows:
-            writer.writerow([raw_value(row.get(key)) for key, _, _ in self.columns])
+            writer.writerow([csv_value(row.get(key)) for key, _, _ in self.columns])
         return out.getvalue()
+
+
+def csv_value(value: Any) -> Any:
+    """Numbers stay numbers (a negative one is no formula); text goes through safe_cell."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return raw_value(value)
 
 
 def raw_value(value: Any) -> str:

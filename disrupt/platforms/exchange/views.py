@@ -1,7 +1,6 @@
 """The StopNCII-compatible exchange API (/api/exchange/v1) and its admin pages."""
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from flask import (
 from sqlalchemy import select
 
 from disrupt.accounts.views import role_required
+from disrupt.csv_export import SafeWriter
 from disrupt.platforms.exchange.forms import APIClientForm, RevokeForm
 from disrupt.platforms.exchange.models import APIClient
 from disrupt.platforms.exchange.services import (
@@ -135,7 +135,7 @@ def _export() -> list[Any]:
 @client_required
 def export_csv():  # type: ignore[no-untyped-def]
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(["signal_type", "hash_value", "status", "last_modified"])
     for row in _export():
         writer.writerow([row.signal_type, row.hash_value, row.status, row.last_modified])
