@@ -30,7 +30,7 @@ lint: $(STAMP)
 # After changing a portal string: extract, merge into the catalogues, compile (.po and .mo are
 # both committed, so a fresh clone needs no build step).
 translations: $(STAMP)
-	$(VENV)/bin/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext --no-location \
+	$(VENV)/bin/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext -k N_ --no-location \
 		--omit-header --sort-output -o translations/messages.pot .
 	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations \
 		--width 100 --ignore-obsolete

@@ -425,7 +425,9 @@ def stats(as_json: bool, since: str | None, until: str | None,
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a printable HTML page")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to this file instead of standard output")
-def report(year: int, as_json: bool, output: str | None) -> None:
+@click.option("--language", type=click.Choice(["en", "fr"]), default="en", show_default=True,
+              help="Language of the HTML report")
+def report(year: int, as_json: bool, output: str | None, language: str) -> None:
     """The annual transparency report (no personal data): HTML to print, or JSON."""
     from disrupt.dashboard.jobs import fold_changed_urls
     from disrupt.dashboard.report import render_report_html, transparency_report
@@ -435,7 +437,7 @@ def report(year: int, as_json: bool, output: str | None) -> None:
     with _db(app).session() as session:
         figures = transparency_report(session, year=year, now=utcnow())
     text = (json.dumps(figures, sort_keys=True) if as_json
-            else render_report_html(app, figures))
+            else render_report_html(app, figures, language))
     if output:
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}")

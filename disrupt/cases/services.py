@@ -24,6 +24,7 @@ from disrupt.cases.models import (
 from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_many, normalize_url
 from disrupt.platforms.services import platform_for_host
 from disrupt.security import DataCipher
+from disrupt.translatable import N_
 
 _HEX = re.compile(r"^[0-9a-f]+$")
 MAX_HASHES_PER_CASE = 200
@@ -201,13 +202,13 @@ def case_messages(session: Session, case: Case, cipher: DataCipher) -> list[tupl
 MAX_PASTED_URLS = 1000
 MAX_NOTE = 10000
 CLOSE_OUTCOMES = {
-    "removed": "All content removed",
-    "partly_removed": "Part of the content removed",
-    "not_removed": "Content still online, nothing more to do",
-    "referred": "Handed over to the authorities",
-    "not_ncii": "Not within our remit",
-    "duplicate": "Duplicate of another case",
-    "no_contact": "Victim did not follow up",
+    "removed": N_("All content removed"),
+    "partly_removed": N_("Part of the content removed"),
+    "not_removed": N_("Content still online, nothing more to do"),
+    "referred": N_("Handed over to the authorities"),
+    "not_ncii": N_("Not within our remit"),
+    "duplicate": N_("Duplicate of another case"),
+    "no_contact": N_("Victim did not follow up"),
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
+from disrupt.dashboard.casework import casework_figures
 from disrupt.dashboard.facts import (
     SentRequest,
     URLRow,
@@ -144,10 +145,14 @@ def naive_statistics(
             if request.deadline_at else None,
             "urls_online": counts[request.id]})
     overdue_list.sort(key=lambda r: (r["deadline_at"] or "", r["request_id"]))
-    return figures_from_cells(
+    figures = figures_from_cells(
         scope, dimension_rows=dimension_rows, period_rows=period_rows,
         overdue_rows=overdue_rows, funnel=funnel, overdue_list=overdue_list,
         platforms=platform_list(session),
         pending=session.scalar(select(func.count()).select_from(ReportedURL)
                                .where(ReportedURL.stats_dirty == true())) or 0,
         now=now, hash_exchange=feedback_counts(session))
+    # Read from the cases themselves on both sides (no cells): checked by hand in
+    # tests/dashboard/test_casework.py.
+    figures["casework"] = casework_figures(session, since=since, until=until)
+    return figures

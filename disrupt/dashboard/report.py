@@ -11,10 +11,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import Referral
 from disrupt.dashboard.models import takedown_cells
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest, removal_request_urls
+from disrupt.platforms.notices import LEGAL_BASIS_NAMES
+from disrupt.translatable import N_
 
 
 def report_years(session: Session, now: datetime) -> list[int]:
@@ -44,10 +45,6 @@ def transparency_report(session: Session, *, year: int, now: datetime) -> dict[s
             .where(*sent).group_by(Platform.name, RemovalRequest.legal_basis)):
         notices[(name, basis)]["urls"] = count
     bases = list(LEGAL_BASES) + sorted({b for _, b in notices} - set(LEGAL_BASES))
-    referrals = session.execute(
-        select(Referral.recipient, func.count())
-        .where(Referral.sent_at >= start_at, Referral.sent_at < end_at)
-        .group_by(Referral.recipient).order_by(Referral.recipient)).all()
     return {
         "year": year,
         "generated_at": now.isoformat(),
@@ -66,17 +63,32 @@ def transparency_report(session: Session, *, year: int, now: datetime) -> dict[s
         "months": stats["trend"],
         "time_to_removal": stats["time_to_removal"],
         "funnel": stats["funnel"],
-        "referrals": [{"recipient": r, "count": n} for r, n in referrals],
+        "referrals": stats["casework"]["referrals"],
+        "casework": stats["casework"],
     }
 
 
-def render_report_html(app: Any, figures: dict[str, Any]) -> str:
+REPORT_LANGUAGES = ("en", "fr")
+DEFINITION_NAMES = {
+    "takedown_rate": N_("takedown rate"), "state": N_("state"), "period": N_("period"),
+    "time_to_removal": N_("time to removal"), "quantiles": N_("quantiles"),
+    "within_deadline": N_("within deadline"), "reappeared": N_("reappeared"),
+    "overdue": N_("overdue"), "verified": N_("verified"), "funnel": N_("funnel"),
+}
+
+
+def report_context(figures: dict[str, Any], language: str) -> dict[str, Any]:
+    """What report.html needs besides the figures: the names it translates."""
+    return {"report": figures, "report_lang": language, "basis_names": LEGAL_BASIS_NAMES,
+            "definition_names": DEFINITION_NAMES}
+
+
+def render_report_html(app: Any, figures: dict[str, Any], language: str = "en") -> str:
     """The report as one self-contained HTML file (the style sheet inlined) to publish."""
     from flask import render_template
-
-    from disrupt.dashboard.tables import display_value
+    from flask_babel import force_locale
 
     css = (Path(app.static_folder) / "css" / "app.css").read_text(encoding="utf-8")
-    with app.test_request_context("/"):
-        return render_template("dashboard/report.html", report=figures,
-                               display_value=display_value, standalone_css=css)
+    with app.test_request_context("/"), force_locale(language):
+        return render_template("dashboard/report.html", standalone_css=css,
+                               **report_context(figures, language))

@@ -14,6 +14,7 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import URL_STATES, Case
+from disrupt.dashboard.casework import casework_figures
 from disrupt.dashboard.facts import epoch, month_start, week_start
 from disrupt.dashboard.fold import pending_changes
 from disrupt.dashboard.models import (
@@ -30,32 +31,33 @@ from disrupt.dashboard.models import (
 )
 from disrupt.platforms.exchange.services import feedback_counts
 from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest
+from disrupt.translatable import N_
 
 PERIOD_UNITS = ("week", "month", "year")
 OVERDUE_LIST_LIMIT = 50
 
 DEFINITIONS = {
-    "takedown_rate": "removed / (removed + online), over the URLs for which a removal request "
-                     "was sent; the other states are counted beside it, never in either side",
-    "state": "the URL's state now: for URLs of withdrawn or erased cases, which are no longer "
-             "checked, the last state known",
-    "period": "a URL belongs to the period (UTC) in which the first removal request for it was "
-              "sent; later requests for it do not move it",
-    "time_to_removal": "between the last online check and the first removed check after the "
-                       "first request was sent (a removal confirmed by a second check): upper "
-                       "bound = first removed check - sent, lower bound = last online check "
-                       "before it - sent (0 if it was never seen online after sending)",
-    "quantiles": "nearest-rank median and 90th percentile of the upper bounds and of the lower "
-                 "bounds, given as the histogram bucket that holds them: the true value lies "
-                 "between the lower bound's bucket start and the upper bound's bucket end",
-    "within_deadline": "URLs whose first removed check came no later than the deadline of the "
-                       "first request, over removed + online URLs",
-    "reappeared": "URLs removed and then seen online again (counted online in the rate)",
-    "overdue": "URLs still online after the deadline of the first request sent for them",
-    "verified": "a URL with at least one conclusive check (online or removed), or for which a "
-                "removal request was sent",
-    "funnel": "cases opened and URLs reported in the period; of those URLs, how many were "
-              "verified, notified, and are removed now",
+    "takedown_rate": N_("removed / (removed + online), over the URLs for which a removal request "
+                        "was sent; the other states are counted beside it, never in either side"),
+    "state": N_("the URL's state now: for URLs of withdrawn or erased cases, which are no longer "
+                "checked, the last state known"),
+    "period": N_("a URL belongs to the period (UTC) in which the first removal request for it was "
+                 "sent; later requests for it do not move it"),
+    "time_to_removal": N_("between the last online check and the first removed check after the "
+                          "first request was sent (a removal confirmed by a second check): upper "
+                          "bound = first removed check - sent, lower bound = last online check "
+                          "before it - sent (0 if it was never seen online after sending)"),
+    "quantiles": N_("nearest-rank median and 90th percentile of the upper bounds and of the lower "
+                    "bounds, given as the histogram bucket that holds them: the true value lies "
+                    "between the lower bound's bucket start and the upper bound's bucket end"),
+    "within_deadline": N_("URLs whose first removed check came no later than the deadline of the "
+                          "first request, over removed + online URLs"),
+    "reappeared": N_("URLs removed and then seen online again (counted online in the rate)"),
+    "overdue": N_("URLs still online after the deadline of the first request sent for them"),
+    "verified": N_("a URL with at least one conclusive check (online or removed), or for which a "
+                   "removal request was sent"),
+    "funnel": N_("cases opened and URLs reported in the period; of those URLs, how many were "
+                 "verified, notified, and are removed now"),
 }
 
 
@@ -284,11 +286,11 @@ def _funnel(session: Session, scope: Scope) -> list[dict[str, Any]]:
         cases = cases.where(Case.created_at < _start(scope.until))
     reported, verified, notified, removed = totals
     stages = [
-        ("reports_received", "Reports received (cases opened)", session.scalar(cases) or 0),
-        ("urls_reported", "URLs reported", reported),
-        ("urls_verified", "URLs verified", verified),
-        ("urls_notified", "URLs in a removal request sent", notified),
-        ("urls_removed", "Of these, removed now", removed),
+        ("reports_received", N_("Reports received (cases opened)"), session.scalar(cases) or 0),
+        ("urls_reported", N_("URLs reported"), reported),
+        ("urls_verified", N_("URLs verified"), verified),
+        ("urls_notified", N_("URLs in a removal request sent"), notified),
+        ("urls_removed", N_("Of these, removed now"), removed),
     ]
     return [{"stage": key, "label": label, "count": count} for key, label, count in stages]
 
@@ -396,7 +398,7 @@ def figures_from_cells(
                         for b in bases],
         "age_groups": [{"age_group": label, **figures(by_age.get(minor, {}),
                                                       age_overdue.get(minor, 0))}
-                       for minor, label in ((True, "minor"), (False, "adult or unknown"))],
+                       for minor, label in ((True, N_("minor")), (False, N_("adult or unknown")))],
         "case_groups": [{"case_group": g, **figures(by_case.get(g, {}), case_overdue.get(g, 0))}
                         for g in CASE_GROUPS],
         "trend": trend,
@@ -419,7 +421,7 @@ def takedown_statistics(
     if by not in PERIOD_UNITS:
         raise ValueError(f"by must be one of {', '.join(PERIOD_UNITS)}")
     scope = Scope(since=since, until=until, platform_id=platform_id, by=by)
-    return figures_from_cells(
+    figures = figures_from_cells(
         scope,
         dimension_rows=_cell_sums(session, scope, DIMENSIONS),
         period_rows=_cell_sums(session, scope, None),
@@ -431,3 +433,6 @@ def takedown_statistics(
         now=now,
         hash_exchange=feedback_counts(session),
     )
+    # The hotline's own work, over cases opened in the period (all platforms).
+    figures["casework"] = casework_figures(session, since=since, until=until)
+    return figures

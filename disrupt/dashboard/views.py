@@ -4,14 +4,26 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask_babel import force_locale
 
 from disrupt.accounts.views import role_required
 from disrupt.dashboard import charts
 from disrupt.dashboard.forms import StatisticsFilterForm
 from disrupt.dashboard.jobs import fold_changed_urls
-from disrupt.dashboard.report import report_years, transparency_report
+from disrupt.dashboard.report import (
+    REPORT_LANGUAGES,
+    report_context,
+    report_years,
+    transparency_report,
+)
 from disrupt.dashboard.services import platform_list, resolve_period, takedown_statistics
-from disrupt.dashboard.tables import TABLE_IDS, dashboard_tables, display_value, raw_value
+from disrupt.dashboard.tables import (
+    TABLE_IDS,
+    dashboard_tables,
+    display_columns,
+    raw_value,
+    with_activity,
+)
 from disrupt.web import database, db_session, now
 
 bp = Blueprint("dashboard", __name__, url_prefix="/console/dashboard")
@@ -59,8 +71,9 @@ def _charts(stats: dict[str, Any]) -> dict[str, Any]:
             "chart-trend", "Takedown rate by period of the first request",
             [(row["period"], row["takedown_rate"]) for row in stats["trend"]], fmt=_pct),
         "platforms": charts.bar_chart(
-            "chart-platforms", "Takedown rate per platform",
-            [(row["platform"], row["takedown_rate"]) for row in stats["platforms"]],
+            "chart-platforms", "Takedown rate per platform with a removal request",
+            [(row["platform"], row["takedown_rate"])
+             for row in with_activity(stats["platforms"])[0]],
             maximum=1.0, fmt=_pct),
         "time": charts.bar_chart(
             "chart-time", "URLs by time to removal (upper bound)",
@@ -79,7 +92,8 @@ def index():  # type: ignore[no-untyped-def]
     stats = _statistics(selection)
     return render_template(
         "dashboard/index.html", form=form, stats=stats, tables=dashboard_tables(stats),
-        charts=_charts(stats), display_value=display_value, raw_value=raw_value,
+        charts=_charts(stats), display_columns=display_columns, raw_value=raw_value,
+        with_activity=with_activity,
         query=request.args.to_dict(), years=report_years(db_session(), now()),
     ), (200 if valid else 400)
 
@@ -115,10 +129,14 @@ def export(table_id: str, fmt: str):  # type: ignore[no-untyped-def]
 def report(year: int):  # type: ignore[no-untyped-def]
     if not 2000 <= year <= 2100:
         abort(404)
+    language = request.args.get("lang", "en")
+    if language not in REPORT_LANGUAGES:
+        abort(404)
     _fold_before_reading()
     figures = transparency_report(db_session(), year=year, now=now())
-    return render_template("dashboard/report.html", report=figures, display_value=display_value,
-                           standalone_css=None)
+    with force_locale(language):
+        return render_template("dashboard/report.html", standalone_css=None,
+                               **report_context(figures, language))
 
 
 @bp.get("/report/<int:year>.json")

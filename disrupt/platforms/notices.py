@@ -19,15 +19,16 @@ import jinja2
 
 from disrupt.paths import templates_dir
 from disrupt.platforms.models import LEGAL_BASES
+from disrupt.translatable import N_
 
 if TYPE_CHECKING:
     from disrupt.cases.models import Case, ReportedURL
     from disrupt.platforms.models import Platform, RemovalRequest
 
 LEGAL_BASIS_NAMES = {
-    "dsa_art16": "EU Digital Services Act, art. 16",
-    "take_it_down": "US TAKE IT DOWN Act",
-    "lcen_art6": "LCEN art. 6 (France)",
+    "dsa_art16": N_("EU Digital Services Act, art. 16"),
+    "take_it_down": N_("US TAKE IT DOWN Act"),
+    "lcen_art6": N_("LCEN art. 6 (France)"),
 }
 NOTICE_LANGUAGES = ("en", "fr")
 MAX_EXPLANATION = 2000

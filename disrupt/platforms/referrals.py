@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 from disrupt.cases.models import Case, Referral
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.notices import Notifier
+from disrupt.translatable import N_
 
 RECIPIENTS = {
-    "pharos": "PHAROS (internet-signalement.gouv.fr)",
-    "hotline": "Partner hotline (INHOPE network)",
-    "police": "Police",
+    "pharos": N_("PHAROS (internet-signalement.gouv.fr)"),
+    "hotline": N_("Partner hotline (INHOPE network)"),
+    "police": N_("Police"),
 }
 MAX_SUMMARY = 20_000
 
