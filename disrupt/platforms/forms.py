@@ -9,17 +9,26 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from disrupt.platforms.models import REPLY_STATUSES
 from disrupt.platforms.notices import LEGAL_BASIS_NAMES, MAX_EXPLANATION, NOTICE_LANGUAGES
 from disrupt.platforms.referrals import RECIPIENTS
 
 
+class CheckboxesField(SelectMultipleField):
+    """A multiple choice shown as check boxes: each option renders as an input, not as a bare
+    <option> outside a <select> (which a browser never submits)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
 class NoticeForm(FlaskForm):
     """The caseworker's edits of a notice: which URLs, basis, language, an added paragraph."""
 
-    url_ids = SelectMultipleField("URLs on this platform", coerce=int,
-                                  validators=[DataRequired("Choose at least one URL.")])
+    url_ids = CheckboxesField("URLs on this platform", coerce=int,
+                              validators=[DataRequired("Choose at least one URL.")])
     legal_basis = SelectField("Legal basis", choices=list(LEGAL_BASIS_NAMES.items()))
     language = SelectField("Language", choices=[(lang, lang.upper()) for lang in NOTICE_LANGUAGES])
     explanation = TextAreaField(

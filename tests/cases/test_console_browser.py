@@ -1,5 +1,6 @@
 """A caseworker works a case end to end in headless Chromium: log in with a TOTP code, the
-queue, the case, paste addresses, queue a removal request, see it in the timeline."""
+queue, the case, paste addresses, preview and edit a removal request (one address left out, a
+paragraph added), send it from the preview, see it in the timeline."""
 from __future__ import annotations
 
 import pytest
@@ -68,9 +69,22 @@ def test_caseworker_works_a_case(browser, sqlite_url, tmp_path):
         table = page.inner_text("table.urls")
         assert "https://picshare.test/p/1" in table and "PicShare" in table
 
-        page.click("text=Send removal request to PicShare")
+        # Preview and edit: keep one address, add a paragraph, see it, send from the preview.
+        page.click("text=Preview and edit the notice first")
         page.wait_for_load_state()
-        assert "Removal request queued for PicShare." in page.inner_text(".flash")
+        boxes = page.locator("input[type=checkbox][name$=url_ids]")
+        assert boxes.count() == 2
+        page.uncheck("input[type=checkbox][name$=url_ids] >> nth=1")
+        page.fill("textarea[name$=explanation]", "The person shown never agreed: SENTINEL-PARA.")
+        page.click("text=Update the preview")
+        page.wait_for_load_state()
+        preview = page.inner_text("#notice-body")
+        assert "SENTINEL-PARA" in preview and "https://picshare.test/p/1" in preview
+        assert "https://picshare.test/p/2" not in preview
+        page.click("text=Send to PicShare")
+        page.wait_for_load_state()
+        assert "Removal request queued for PicShare" in page.inner_text(".flash")
+        page.goto(f"{base}/console/cases/{case_id}")
         timeline = page.inner_text("#timeline")
         assert "Removal request to PicShare queued" in timeline
         assert "Case assigned" in timeline and "Casey" in timeline
@@ -79,7 +93,9 @@ def test_caseworker_works_a_case(browser, sqlite_url, tmp_path):
     assert csp_errors == [] and outside == []
     with db.session() as s:
         request = s.scalar(select(RemovalRequest))
-        assert request.status == "queued" and len(request.urls) == 2
+        assert request.status == "queued" and [u.url for u in request.urls] == [
+            "https://picshare.test/p/1"]
+        assert "SENTINEL-PARA" in request.body
         assert s.scalar(select(User.last_login_at)) is not None
         assert len(list(s.scalars(select(ReportedURL)))) == 3
     app.extensions["disrupt.db"].dispose()
