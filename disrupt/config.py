@@ -77,6 +77,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "VICTIM_UPDATE_MIN_HOURS": (6.0, "At most one update e-mail per case in this many hours; "
                                    "news in between goes in the next one"),
     "PORTAL_TIMEZONE": ("Europe/Paris", "Time zone of the dates and times the portal shows"),
+    "HEARTBEAT_STALE_TICKS": (3, "Worker ticks without a heartbeat before the console and "
+                              "/healthz say no worker is running"),
+    "CHECK_LAG_ALERT_SECONDS": (3600.0, "How long the oldest due URL check may wait before the "
+                                "console and /healthz say checks are late"),
+    "METRICS_TOKEN": ("", "Bearer token for /metrics (Prometheus); empty: no metrics page"),
     "DEMO_MAIL_DIR": ("", "Demo only: folder of the e-mails the demo's SMTP server received, "
                       "readable from the console at /console/demo/mail/; empty on a real "
                       "instance (no such page)"),

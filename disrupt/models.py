@@ -3,6 +3,7 @@ from disrupt.accounts.models import AuditEvent, User
 from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
 from disrupt.dashboard.models import TakedownFact
 from disrupt.monitoring.models import HostFingerprint, HostSlot, URLCheck
+from disrupt.operations.models import WorkerHeartbeat
 from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest, RequestReply
 from disrupt.victims.models import LoginThrottle, VictimUpdate
@@ -28,5 +29,6 @@ __all__ = [
     "TakedownFact",
     "URLCheck",
     "User",
+    "WorkerHeartbeat",
     "VictimUpdate",
 ]

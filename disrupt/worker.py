@@ -10,6 +10,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.jobs import CheckEngine, run_due_checks
+from disrupt.operations.jobs import record_heartbeat
 from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
 from disrupt.victims.jobs import purge_retention, send_victim_updates
 
@@ -21,6 +22,9 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     tick = float(config["WORKER_TICK_SECONDS"])
     common = dict(trigger="interval", seconds=tick, coalesce=True, max_instances=1,
                   replace_existing=True, next_run_time=utcnow())
+    # First, so that a worker busy with a long batch of checks still says it is alive.
+    scheduler.add_job(record_heartbeat, id="heartbeat", args=(db,),
+                      kwargs={"worker": worker, "started_at": utcnow(), "now": utcnow}, **common)
     # One engine for the life of the process: its thread pool and HTTP client are reused.
     engine = CheckEngine(db, config, worker=worker, now=utcnow)
     scheduler.add_job(run_due_checks, id="check-due-urls", args=(db, config),

@@ -26,6 +26,8 @@ PUBLIC_ENDPOINTS = {
     "accounts.login": "the password step",
     "accounts.second_factor": "the code step: needs the password step's session",
     "accounts.enrol": "first set-up of the second factor: needs the password step's session",
+    "operations.healthz": "for a monitoring system: counts and ages, no personal data",
+    "operations.metrics": "for Prometheus: behind METRICS_TOKEN (404 when unset)",
 }
 PUBLIC_BLUEPRINTS = {
     "victims": "the victim portal: no account, a case reference and secret",

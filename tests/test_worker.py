@@ -6,6 +6,7 @@ from disrupt.worker import build_scheduler
 from tests.conftest import make_test_app
 
 INTERVALS = {
+    "heartbeat": "WORKER_TICK_SECONDS",
     "check-due-urls": "WORKER_TICK_SECONDS",
     "send-queued-notices": "WORKER_TICK_SECONDS",
     "raise-overdue-requests": "WORKER_TICK_SECONDS",

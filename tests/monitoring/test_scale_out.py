@@ -21,7 +21,7 @@ from sqlalchemy import func, insert, select
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.models import URLCheck
-from tests.conftest import _truncate_postgres
+from tests.conftest import _truncate_postgres, make_test_app
 
 HOSTS = [f"127.0.0.{i}" for i in range(10, 30)]
 URLS = 2000
@@ -113,6 +113,8 @@ def test_three_workers_one_killed(postgres_server_url, tmp_path):
             session.execute(insert(ReportedURL), rows)
             session.commit()
 
+        # An instance made as `disrupt init` makes one: its keys (the worker needs them).
+        make_test_app(url, tmp_path).extensions["disrupt.db"].dispose()
         env = {k: v for k, v in os.environ.items() if not k.startswith("DISRUPT_")}
         env.update({
             "DISRUPT_DATABASE_URL": url, "DISRUPT_INSTANCE_PATH": str(tmp_path / "instance"),

@@ -252,6 +252,7 @@ def test_cli_import_and_export(database_url, tmp_path):
     source = tmp_path / "platforms.yaml"
     source.write_text(SAMPLE)
     runner = CliRunner()
+    assert runner.invoke(cli, ["init", "--no-admin"], env=env).exit_code == 0
     result = runner.invoke(cli, ["platforms", "import", str(source)], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["created"] == 2
