@@ -445,6 +445,74 @@ def report(year: int, as_json: bool, output: str | None, language: str) -> None:
         click.echo(text)
 
 
+def _require_data_key() -> None:
+    settings = _plain_settings()
+    path = _instance_path()
+    if not settings.get("DATA_KEY") and not (path / "data_key").is_file():
+        raise CommandError(f"no data key at {path / 'data_key'} (nor DISRUPT_DATA_KEY): put "
+                           "there the data key of the instance that made the backup")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False, writable=True))
+def backup(file: str) -> None:
+    """Copy the whole database into FILE, encrypted with the instance's data key."""
+    from disrupt.migrate import current_heads
+    from disrupt.operations.backup import (
+        BackupError,
+        dump_plain,
+        key_id,
+        private_folder,
+        write_backup,
+    )
+
+    app = _app()
+    url = app.config["DATABASE_URL"]
+    try:
+        with private_folder() as folder:
+            plain = dump_plain(url, folder)
+            write_backup(plain, Path(file), data_key=app.config["DATA_KEY"],
+                         database=_db(app).engine.dialect.name,
+                         schema=sorted(current_heads(url)), now=utcnow())
+    except BackupError as exc:
+        raise CommandError(str(exc)) from exc
+    click.echo(f"wrote {file} (encrypted with the data key {key_id(app.config['DATA_KEY'])}; "
+               "without that key the backup cannot be read)")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--force", is_flag=True, help="Replace a database that is not empty")
+def restore(file: str, force: bool) -> None:
+    """Restore a backup made by `disrupt backup` into this instance's database."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import inspect
+
+    from disrupt.migrate import alembic_config, current_heads
+    from disrupt.operations.backup import BackupError, load_plain, private_folder, read_backup
+
+    _require_data_key()
+    app = _app(initialised=False)
+    url = app.config["DATABASE_URL"]
+    missing_file = url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")
+                                                            ).is_file()
+    tables = 0 if missing_file else len(inspect(_db(app).engine).get_table_names())
+    _db(app).dispose()
+    try:
+        with private_folder() as folder:
+            header, plain = read_backup(Path(file), folder, data_key=app.config["DATA_KEY"])
+            if header.database != _db(app).engine.dialect.name:
+                raise BackupError(f"this is a {header.database} backup; this instance's "
+                                  f"database is {_db(app).engine.dialect.name}")
+            load_plain(url, plain, force=force, tables_now=tables)
+    except BackupError as exc:
+        raise CommandError(str(exc)) from exc
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    behind = current_heads(url) != heads
+    click.echo(f"restored the backup of {header.created_at[:16].replace('T', ' ')} UTC"
+               + ("; its schema is older: run `disrupt init` to upgrade it" if behind else ""))
+
+
 @cli.command()
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--instance", default="instance-demo", show_default=True,
