@@ -228,10 +228,14 @@ def reset_2fa_command(email: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 def web(host: str, port: int) -> None:
-    """Serve the web app (use gunicorn 'disrupt:create_app()' in production)."""
+    """Serve the web app (use gunicorn 'disrupt.wsgi:app' in production)."""
     from werkzeug.serving import run_simple
 
-    run_simple(host, port, _app(), threaded=True, use_reloader=False)
+    from disrupt.logs import configure_logging
+
+    app = _app()
+    configure_logging("web", fmt=app.config["LOG_FORMAT"])
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @cli.command()
@@ -511,6 +515,20 @@ def restore(file: str, force: bool) -> None:
     behind = current_heads(url) != heads
     click.echo(f"restored the backup of {header.created_at[:16].replace('T', ' ')} UTC"
                + ("; its schema is older: run `disrupt init` to upgrade it" if behind else ""))
+
+
+@cli.command()
+def doctor() -> None:
+    """Check this instance's settings, database, mail, keys and worker: one line a problem."""
+    from disrupt.operations.doctor import diagnose
+
+    app = _app()
+    problems = diagnose(app.config, _db(app), Path(app.instance_path))
+    for problem in problems:
+        click.echo(f"problem: {problem}")
+    if problems:
+        raise CommandError(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} found")
+    click.echo("no problem found (keep a copy of the data key off this machine)")
 
 
 @cli.command()

@@ -82,6 +82,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "CHECK_LAG_ALERT_SECONDS": (3600.0, "How long the oldest due URL check may wait before the "
                                 "console and /healthz say checks are late"),
     "METRICS_TOKEN": ("", "Bearer token for /metrics (Prometheus); empty: no metrics page"),
+    "LOG_FORMAT": ("json", "json (one object per line, with request ids) or text, for "
+                   "`disrupt web`, `disrupt worker` and disrupt.wsgi"),
+    "PROXY_FIX_HOPS": (0, "Reverse proxies in front of the app whose X-Forwarded-For, "
+                       "-Proto and -Host it trusts (1 behind Caddy or nginx; 0 when served "
+                       "directly)"),
     "DEMO_MAIL_DIR": ("", "Demo only: folder of the e-mails the demo's SMTP server received, "
                       "readable from the console at /console/demo/mail/; empty on a real "
                       "instance (no such page)"),

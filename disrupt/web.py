@@ -143,11 +143,13 @@ def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
     for blueprint in (victims_bp, accounts_bp, cases_bp, dashboard_bp, exchange_api_bp,
                       exchange_admin_bp, platforms_bp):
         app.register_blueprint(blueprint)
+    from disrupt.logs import init_request_ids
     from disrupt.operations.views import bp as operations_bp
     from disrupt.operations.views import init_banner
 
     app.register_blueprint(operations_bp)
     init_banner(app)
+    init_request_ids(app)
     if app.config.get("DEMO_MAIL_DIR"):
         from disrupt.demo.views import bp as demo_bp
 

@@ -9,6 +9,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
+from disrupt.logs import configure_logging
 from disrupt.monitoring.jobs import CheckEngine, run_due_checks
 from disrupt.operations.jobs import record_heartbeat
 from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
@@ -46,10 +47,10 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
 
 
 def run_worker(db: Database, config: Any, *, worker: str) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(levelname)s %(message)s")
-    log.info("worker %s started", worker)
+    configure_logging("worker", fmt=config["LOG_FORMAT"])
+    log.info("worker started", extra={"worker": worker})
     scheduler = build_scheduler(db, config, worker=worker)
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        log.info("worker %s stopped", worker)
+        log.info("worker stopped", extra={"worker": worker})

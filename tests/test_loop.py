@@ -22,6 +22,7 @@ from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.services import add_platform
 from disrupt.victims.jobs import send_victim_updates
 from tests.conftest import make_test_app
+from tests.support.logs import log_lines, production_logs
 from tests.support.web import created_credentials, login, post_form
 
 
@@ -50,6 +51,21 @@ def platforms():
 
 
 def test_case_to_takedown_percentage(database_url, tmp_path, platforms):
+    """…and nothing the loop logs names the victim, her case or her URLs (issue 19)."""
+    with production_logs() as logs:
+        reference, secret, urls, hashes = _the_loop(database_url, tmp_path, platforms)
+    lines = log_lines(logs)
+    assert any(line.get("endpoint") == "victims.new_case" for line in lines)
+    assert all(line.get("request_id") for line in lines if line["logger"] == "disrupt.request")
+    text = logs.getvalue().lower()
+    personal = [reference, secret, "victim@example.net", "victim@"]
+    personal += [part for url in urls for part in (url, url.split("/", 3)[-1])]
+    personal += [h[key] for h in hashes for key in ("pdq", "sha256", "phash")]
+    for value in personal:
+        assert value.lower() not in text, value
+
+
+def _the_loop(database_url, tmp_path, platforms):
     mailbox, picshare, cliphub, slowtube = platforms
     app = make_test_app(database_url, tmp_path, MAIL_TRANSPORT="smtp", SMTP_PORT=mailbox.port)
     db = app.extensions["disrupt.db"]
@@ -152,3 +168,4 @@ def test_case_to_takedown_percentage(database_url, tmp_path, platforms):
     assert figures["overall"]["takedown_rate"] == pytest.approx(2 / 3, abs=1e-4)
     assert {row["platform"]: row["takedown_rate"] for row in figures["platforms"]} == {
         "ClipHub": 1.0, "PicShare": 1.0, "Slowtube": 0.0}
+    return reference, secret, urls, hashes

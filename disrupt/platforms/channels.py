@@ -64,23 +64,33 @@ def transmit(msg: EmailMessage, config: Any, *, key: str) -> None:
         # Named by the key: a repeated delivery overwrites instead of duplicating.
         (folder / f"{key}.eml").write_bytes(msg.as_bytes())
         return
-    timeout = float(config["SEND_TIMEOUT_SECONDS"])
     try:
-        if config["SMTP_SSL"]:
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout,
-                context=ssl.create_default_context(),
-            )
-        else:
-            smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout)
-        with smtp:
-            if config["SMTP_STARTTLS"]:
-                smtp.starttls(context=ssl.create_default_context())
-            if config["SMTP_USERNAME"]:
-                smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        with smtp_session(config) as smtp:
             smtp.send_message(msg)
     except (OSError, smtplib.SMTPException) as exc:
         raise DeliveryError(f"SMTP: {exc}") from exc
+
+
+def smtp_session(config: Any) -> smtplib.SMTP:
+    """A connection to the configured SMTP server, TLS and login done (a context manager).
+    Used to send, and by `disrupt doctor` to check the settings."""
+    timeout = float(config["SEND_TIMEOUT_SECONDS"])
+    if config["SMTP_SSL"]:
+        smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+            config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout,
+            context=ssl.create_default_context(),
+        )
+    else:
+        smtp = smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"], timeout=timeout)
+    try:
+        if config["SMTP_STARTTLS"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if config["SMTP_USERNAME"]:
+            smtp.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 def api_payload(request: RemovalRequest, config: Any) -> dict[str, Any]:
