@@ -52,3 +52,7 @@ class MessageForm(FlaskForm):
 
 class ShareHashForm(FlaskForm):
     """The decision to share a minor's or a weak fingerprint."""
+
+
+class ReadMessagesForm(FlaskForm):
+    """The "mark as read" button: CSRF only."""

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import PRIORITY_HIGH, PRIORITY_MINOR, PRIORITY_NORMAL, Case, ReportedURL
+from disrupt.cases.services import unread_victim_messages
 from disrupt.platforms.models import RemovalRequest
 
 OPEN_STATUSES = ("new", "in_progress")
@@ -53,6 +54,7 @@ class QueueRow:
     deadline: datetime | None
     url_count: int = 0
     overdue: bool = False
+    unread_messages: int = 0
 
 
 @dataclass
@@ -195,8 +197,10 @@ def queue_page(session: Session, where: QueueFilter, viewer: Viewer, now: dateti
             select(ReportedURL.case_id, func.count())
             .where(ReportedURL.case_id.in_([r.case.id for r in rows]))
             .group_by(ReportedURL.case_id)).all())
+        unread = unread_victim_messages(session, [r.case.id for r in rows])
         for row in rows:
             row.url_count = url_counts.get(row.case.id, 0)
+            row.unread_messages = unread.get(row.case.id, 0)
     return QueuePage(rows=rows, total=total, page=page, pages=pages, counts=counts)
 
 

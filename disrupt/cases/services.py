@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import (
@@ -189,6 +189,25 @@ def post_message(
     if direction == "to_victim":
         case.news_at = now
     return message
+
+
+def mark_victim_messages_read(session: Session, case: Case, now: datetime) -> int:
+    """The caseworkers have read the victim's messages (by saying so, or by answering)."""
+    result = session.execute(update(Message).where(
+        Message.case_id == case.id, Message.direction == "from_victim",
+        Message.read_at.is_(None)).values(read_at=now))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def unread_victim_messages(session: Session, case_ids: list[int]) -> dict[int, int]:
+    """How many messages from the victim no caseworker has read yet, per case."""
+    if not case_ids:
+        return {}
+    return dict(session.execute(
+        select(Message.case_id, func.count())
+        .where(Message.case_id.in_(case_ids), Message.direction == "from_victim",
+               Message.read_at.is_(None))
+        .group_by(Message.case_id)).all())
 
 
 def case_messages(session: Session, case: Case, cipher: DataCipher) -> list[tuple[Message, str]]:

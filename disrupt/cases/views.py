@@ -25,6 +25,7 @@ from disrupt.cases.forms import (
     ClassifyForm,
     MessageForm,
     NoteForm,
+    ReadMessagesForm,
     RemovalRequestForm,
     ShareHashForm,
     StatusForm,
@@ -38,8 +39,10 @@ from disrupt.cases.services import (
     add_note,
     add_reported_urls,
     assign_case,
+    case_messages,
     classify_case,
     close_case,
+    mark_victim_messages_read,
     post_message,
     reopen_case,
 )
@@ -161,6 +164,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         request_forms=_request_forms(case), assign_form=_assign_form(case),
         status_form=StatusForm(), classify_form=classify, outcomes=CLOSE_OUTCOMES,
         note_form=note_form or NoteForm(), message_form=message_form or MessageForm(),
+        messages=case_messages(session_, case, cipher()), read_form=ReadMessagesForm(),
         timeline=case_timeline(session_, case, cipher()),
         matches=matches, other_cases=other_cases, may_see=_may_see,
         feedback=feedback_for_case(session_, case), sharing_state=sharing_state,
@@ -310,12 +314,25 @@ def message(case_id: int):  # type: ignore[no-untyped-def]
         except ValueError as exc:
             form.body.errors.append(str(exc))
         else:
+            mark_victim_messages_read(db_session(), case, now())  # answering is reading
             db_session().flush()
             audit("post_message", sent, case_id=case.id)
             db_session().commit()
             flash("Message sent: the victim sees it on their status page.")
             return _back(case)
     return _render_case(case, message_form=form, status=400)
+
+
+@bp.post("/cases/<int:case_id>/messages/read")
+@role_required()
+def messages_read(case_id: int):  # type: ignore[no-untyped-def]
+    case = _case_for_current_user(case_id)
+    if not ReadMessagesForm().validate_on_submit():
+        abort(400)
+    count = mark_victim_messages_read(db_session(), case, now())
+    audit("read_victim_messages", case, case_id=case.id, messages=count)
+    db_session().commit()
+    return redirect(url_for("cases.case_page", case_id=case.id, _anchor="messages"))
 
 
 @bp.post("/cases/<int:case_id>/status")
