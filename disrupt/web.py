@@ -146,10 +146,12 @@ def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
     from disrupt.logs import init_request_ids
     from disrupt.operations.views import bp as operations_bp
     from disrupt.operations.views import init_banner
+    from disrupt.wording import init_wording
 
     app.register_blueprint(operations_bp)
     init_banner(app)
     init_request_ids(app)
+    init_wording(app)
     if app.config.get("DEMO_MAIL_DIR"):
         from disrupt.demo.views import bp as demo_bp
 

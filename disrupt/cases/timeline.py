@@ -13,6 +13,7 @@ from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, Repor
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.models import RemovalRequest
 from disrupt.security import DataCipher
+from disrupt.wording import detail_text, words
 
 # Audit actions whose record is shown from its own table instead (or that are only reads).
 _SHOWN_FROM_RECORDS = {
@@ -97,6 +98,8 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
         for attr in ("created_by_id", "author_id", "actor_id"):
             if getattr(row, attr, None):
                 user_ids.add(getattr(row, attr))
+    user_ids |= {int(e.detail["assignee_id"]) for e in events
+                 if str((e.detail or {}).get("assignee_id") or "").isdigit()}
     names = _names(session, user_ids)
     logged = {event.action for event in events}
     if "victim.case_opened" not in logged:  # cases opened before the portal logged it
@@ -110,15 +113,17 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
         urls_text = ", ".join(u.url for u in request.urls)
         entries.append(TimelineEntry(
             request.created_at, "notice",
-            f"Removal request to {request.platform.name} queued ({request.legal_basis})",
+            f"Removal request to {request.platform.name} queued "
+            f"({words(request.legal_basis, 'legal_basis')})",
             names.get(request.created_by_id or 0), urls_text))
         if request.sent_at:
             deadline = (f"; deadline {request.deadline_at:%Y-%m-%d %H:%M} UTC"
                         if request.deadline_at else "")
             entries.append(TimelineEntry(
                 request.sent_at, "notice",
-                f"Removal request sent to {request.platform.name} by {request.channel}{deadline}",
-                "outbox", f"status now: {request.status}"))
+                f"Removal request sent to {request.platform.name} by "
+                f"{words(request.channel, 'channel')}{deadline}",
+                "outbox", f"now: {words(request.status, 'request_status')}"))
     for note in notes:
         entries.append(TimelineEntry(note.created_at, "note", "Internal note",
                                      names.get(note.author_id or 0),
@@ -138,8 +143,7 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
             referral.sent_at, "referral", f"Referred to {_recipient(referral.recipient)}",
             names.get(referral.author_id or 0), reference))
     for event in events:
-        detail = ", ".join(f"{k}: {v}" for k, v in sorted((event.detail or {}).items())
-                           if k != "case_id")
+        detail = detail_text(event.detail or {}, names)
         who = names.get(event.actor_id or 0) or event.actor_kind
         entries.append(TimelineEntry(event.at, "victim" if event.actor_kind == "victim"
                                      else "action",
