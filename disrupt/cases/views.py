@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from flask import (
@@ -54,7 +55,12 @@ from disrupt.platforms.exchange.services import (
     sharing_state,
 )
 from disrupt.platforms.models import Platform, RemovalRequest
-from disrupt.platforms.services import NoticeError, Notifier, queue_removal_request
+from disrupt.platforms.services import (
+    NoticeError,
+    Notifier,
+    open_requests_by_url,
+    queue_removal_request,
+)
 from disrupt.web import audit, cipher, db_session, now
 
 bp = Blueprint("cases", __name__, url_prefix="/console")
@@ -121,19 +127,31 @@ def _url_checks(case: Case) -> dict[int, list[URLCheck]]:
     return checks
 
 
-def _request_forms(case: Case) -> list[tuple[Platform, RemovalRequestForm]]:
+@dataclass
+class PlatformRequests:
+    """One platform's part of the case page: a form for the addresses not yet in an open
+    request, and, for the others, the request they are in."""
+
+    platform: Platform
+    form: RemovalRequestForm
+    covered: list[tuple[ReportedURL, RemovalRequest]]
+
+
+def _request_forms(case: Case) -> list[PlatformRequests]:
     by_platform: dict[int, list[ReportedURL]] = defaultdict(list)
     for url in case.urls:
         if url.platform_id is not None:
             by_platform[url.platform_id].append(url)
     forms = []
-    for urls in by_platform.values():
-        form = RemovalRequestForm(prefix=f"p{urls[0].platform_id}")
-        form.url_ids.choices = [(u.id, u.url) for u in urls]
+    for platform_id, urls in by_platform.items():
+        open_requests = open_requests_by_url(db_session(), [u.id for u in urls], platform_id)
+        form = RemovalRequestForm(prefix=f"p{platform_id}")
+        form.url_ids.choices = [(u.id, u.url) for u in urls if u.id not in open_requests]
         form.legal_basis.data = form.legal_basis.data or urls[0].platform.default_legal_basis
         default_language = case.language if case.language in ("en", "fr") else "en"
         form.language.data = form.language.data or default_language
-        forms.append((urls[0].platform, form))
+        covered = [(u, open_requests[u.id]) for u in urls if u.id in open_requests]
+        forms.append(PlatformRequests(urls[0].platform, form, covered))
     return forms
 
 

@@ -21,6 +21,7 @@ from disrupt.platforms.models import (
     PlatformDomain,
     RemovalRequest,
     RequestReply,
+    removal_request_urls,
 )
 from disrupt.platforms.notices import (
     LEGAL_BASIS_NAMES,
@@ -304,6 +305,27 @@ def _new_request(
     )
 
 
+#: Requests still waiting on the platform (or to be sent): a URL in one of them is not sent
+#: again as a new request; the caseworker follows that request up instead.
+OPEN_REQUEST_STATUSES = ("draft", "queued", "sent", "acknowledged")
+
+
+def open_requests_by_url(session: Session, url_ids: list[int],
+                         platform_id: int) -> dict[int, RemovalRequest]:
+    """The open first request (not a follow-up) to ``platform_id`` covering each URL."""
+    if not url_ids:
+        return {}
+    rows = session.execute(
+        select(removal_request_urls.c.url_id, RemovalRequest)
+        .join(RemovalRequest, RemovalRequest.id == removal_request_urls.c.request_id)
+        .where(removal_request_urls.c.url_id.in_(url_ids),
+               RemovalRequest.platform_id == platform_id,
+               RemovalRequest.follow_up_of_id.is_(None),
+               RemovalRequest.status.in_(OPEN_REQUEST_STATUSES))
+        .order_by(RemovalRequest.created_at)).all()
+    return {url_id: request for url_id, request in rows}
+
+
 def queue_removal_request(
     session: Session, *, case: Case, platform: Platform, urls: list[ReportedURL],
     legal_basis: str, language: str, notifier: Notifier, now: datetime,
@@ -315,6 +337,12 @@ def queue_removal_request(
     foreign = [u.url for u in urls if u.platform_id != platform.id or u.case_id != case.id]
     if foreign:
         raise NoticeError(f"URLs not on {platform.name} in this case: {', '.join(foreign)}")
+    covered = open_requests_by_url(session, [u.id for u in urls], platform.id)
+    if covered:
+        first = min(covered.values(), key=lambda r: r.id)
+        raise NoticeError(f"{len(covered)} of these addresses are already in request {first.id} "
+                          f"to {platform.name}, still open: follow that request up instead of "
+                          "sending a new one")
     _sendable(platform)
     explanation = clean_explanation(explanation)
     subject, body = render_notice(
