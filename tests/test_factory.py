@@ -82,3 +82,13 @@ def test_pages_carry_security_headers_and_no_third_party_url(client):
         assert "<script>" not in html and " style=" not in html
         for attr in ('src="http', "src='http", 'href="//', '<link rel="stylesheet" href="http'):
             assert attr not in html, (path, attr)
+
+
+def test_only_the_hash_worker_may_compile_webassembly(client):
+    for path in ("/", "/case/new", "/static/js/hashing/hashing.js"):
+        assert "wasm" not in client.get(path).headers["Content-Security-Policy"], path
+    worker = client.get("/static/js/hashing/hash-worker.js")
+    assert worker.status_code == 200
+    policy = worker.headers["Content-Security-Policy"]
+    assert "script-src 'self' 'wasm-unsafe-eval'" in policy and "unsafe-eval'" not in \
+        policy.replace("'wasm-unsafe-eval'", "")

@@ -26,11 +26,8 @@ class HashError extends Error {
 
 const MESSAGES = {
   unsupported:
-    "This file is not a photo or video we can read. Please choose a JPEG, PNG, WebP or GIF " +
-    "image, or an MP4, MOV, WebM, MKV or AVI video.",
-  heif:
-    "This is an HEIC/HEIF photo (the iPhone format), which this browser cannot read. Please " +
-    "export it as JPEG (on iPhone: Settings > Camera > Formats > Most Compatible) and try again.",
+    "This file is not a photo or video we can read. Please choose a JPEG, PNG, WebP, GIF or " +
+    "HEIC image, or an MP4, MOV, WebM, MKV or AVI video.",
   decode: "We could not read this image: the file may be damaged or incomplete.",
   tooLarge: "This image is too large to process (over 178 megapixels).",
 };
@@ -71,13 +68,42 @@ function browserOrientsWebp() {
   return webpProbe;
 }
 
+// HEIC/HEIF (the iPhone's format): no browser decodes it, so libheif compiled to WebAssembly
+// does, loaded from DISRUPT itself the first time a HEIC photo is picked. It is the same
+// libheif (and HEVC decoder) as the server's pillow-heif: the pixels, hence the hashes, are
+// the same (tests/hashing/test_heic_browser.py). libheif applies the HEIF rotation and
+// mirror itself, as pillow-heif does.
+let libheif = null;
+async function decodeHeif(buf) {
+  if (!libheif) {
+    const { default: factory } = await import("../../vendor/libheif/libheif-bundle.mjs");
+    libheif = factory();
+  }
+  let images = [];
+  try {
+    images = new libheif.HeifDecoder().decode(new Uint8Array(buf)) || [];
+  } catch (e) {
+    images = [];
+  }
+  const image = images.find((i) => i.is_primary()) || images[0];
+  if (!image) throw new HashError("UnsupportedMedia", MESSAGES.decode);
+  const width = image.get_width();
+  const height = image.get_height();
+  if (width * height > MAX_PIXELS) throw new HashError("UnsupportedMedia", MESSAGES.tooLarge);
+  const target = { data: new Uint8ClampedArray(width * height * 4), width, height };
+  const decoded = await new Promise((resolve) => image.display(target, resolve));
+  for (const other of images) other.free();
+  if (!decoded) throw new HashError("UnsupportedMedia", MESSAGES.decode);
+  return { width, height, pixels: decoded.data };
+}
+
 async function hashOne(id, file, wantPixelDigest) {
   const progress = (stage, fraction) => self.postMessage({ id, type: "progress", stage, fraction });
   progress("reading", 0);
   const buf = await file.arrayBuffer();
   const kind = sniffKind(new Uint8Array(buf, 0, Math.min(16, buf.byteLength)));
-  if (kind === "heif" || kind === "avif" || kind === null) {
-    throw new HashError("UnsupportedMedia", kind === "heif" ? MESSAGES.heif : MESSAGES.unsupported);
+  if (kind === "avif" || kind === null) {
+    throw new HashError("UnsupportedMedia", MESSAGES.unsupported);
   }
   progress("sha256", 0.1);
   const sha256 = hex(await crypto.subtle.digest("SHA-256", buf));
@@ -88,19 +114,24 @@ async function hashOne(id, file, wantPixelDigest) {
     return { result };
   }
   progress("decoding", 0.2);
-  let bitmap;
-  try {
-    bitmap = await createImageBitmap(file, DECODE_OPTIONS);
-  } catch (e) {
-    throw new HashError("UnsupportedMedia", MESSAGES.decode);
-  }
-  let { width, height } = bitmap;
-  if (width * height > MAX_PIXELS) {
+  let width, height, pixels;
+  if (kind === "heif") {
+    ({ width, height, pixels } = await decodeHeif(buf));
+  } else {
+    let bitmap;
+    try {
+      bitmap = await createImageBitmap(file, DECODE_OPTIONS);
+    } catch (e) {
+      throw new HashError("UnsupportedMedia", MESSAGES.decode);
+    }
+    ({ width, height } = bitmap);
+    if (width * height > MAX_PIXELS) {
+      bitmap.close();
+      throw new HashError("UnsupportedMedia", MESSAGES.tooLarge);
+    }
+    pixels = readPixels(bitmap);
     bitmap.close();
-    throw new HashError("UnsupportedMedia", MESSAGES.tooLarge);
   }
-  let pixels = readPixels(bitmap);
-  bitmap.close();
   if (kind === "webp") {
     const o = webpOrientation(new Uint8Array(buf));
     if (o !== 1 && !(await browserOrientsWebp())) {
