@@ -3,31 +3,18 @@ view, command) owns the transaction, on SQLite a claim session (write lock at BE
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, select, true, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, insert, select, true, update
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
-from disrupt.dashboard.facts import (
-    SentRequest,
-    URLRow,
-    build_fact,
-    first_request,
-    funnel_contribution,
-    month_start,
-    takedown_contribution,
-    week_start,
-)
+from disrupt.dashboard.cells import move_cells
+from disrupt.dashboard.facts import SentRequest, URLRow, build_fact, first_request
 from disrupt.dashboard.models import (
-    FUNNEL_COUNTERS,
-    TAKEDOWN_COUNTERS,
     TakedownFact,
-    funnel_cells,
-    takedown_cells,
 )
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.models import Platform, RemovalRequest, removal_request_urls
@@ -100,78 +87,19 @@ def fold_statistics(session: Session, *, confirm_after: timedelta, limit: int = 
     hours = deadline_hours_by_platform(session)
     new_facts = [build_fact(u, firsts.get(u.id), checks.get(u.id, ()),
                             confirm_after=confirm_after, deadline_hours=hours) for u in urls]
-    old_facts = [dict(row._mapping) for row in session.execute(
-        select(TakedownFact.__table__).where(TakedownFact.reported_url_id.in_(url_ids)))]
-    apply_facts(session, old_facts, new_facts)
+    replace_facts(session, url_ids, new_facts)
     session.execute(update(ReportedURL).where(ReportedURL.id.in_(url_ids))
                     .values(stats_dirty=False))
     return len(url_ids)
 
 
-def apply_facts(session: Session, old_facts: Iterable[dict[str, Any]],
-                new_facts: Sequence[dict[str, Any]]) -> None:
-    """Replace `old_facts` by `new_facts`, moving the cells by the difference."""
-    old_facts = list(old_facts)
-    takedown: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    funnel: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    deadlines: dict[tuple[Any, ...], int] = defaultdict(int)
-    for sign, facts in ((-1, old_facts), (1, new_facts)):
-        for fact in facts:
-            contribution = takedown_contribution(fact)
-            if contribution is not None:
-                day_key, counters = contribution
-                for key in _grain_keys(day_key):
-                    for name, value in counters.items():
-                        takedown[key][name] += sign * value
-                    if sign > 0:
-                        deadlines[key] = max(deadlines[key], fact["deadline_epoch"])
-            day_key, counters = funnel_contribution(fact)
-            for key in _grain_keys(day_key):
-                for name, value in counters.items():
-                    funnel[key][name] += sign * value
-    _upsert(session, takedown_cells, TAKEDOWN_KEY, TAKEDOWN_COUNTERS, takedown, deadlines)
-    _upsert(session, funnel_cells, FUNNEL_KEY, FUNNEL_COUNTERS, funnel, None)
-    ids = [f["reported_url_id"] for f in old_facts]
-    if ids:
-        session.execute(delete(TakedownFact).where(TakedownFact.reported_url_id.in_(ids)))
+def replace_facts(session: Session, url_ids: Sequence[int],
+                  new_facts: Sequence[dict[str, Any]]) -> None:
+    """Replace the facts of ``url_ids`` by ``new_facts``, moving the cells by the difference
+    (in SQL, see cells.py): subtract the old facts, swap them, add the new ones."""
+    move_cells(session, url_ids, -1)
+    session.execute(delete(TakedownFact).where(TakedownFact.reported_url_id.in_(url_ids)))
     if new_facts:  # Core insert: one executemany ("insertmanyvalues"), not row by row
         session.execute(insert(TakedownFact.__table__), [{c: f[c] for c in FACT_COLUMNS}
                                                          for f in new_facts])
-
-
-def _grain_keys(day_key: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    day, *dims = day_key
-    return [("d", day, *dims), ("w", week_start(day), *dims), ("m", month_start(day), *dims)]
-
-
-def _period_columns(day: date) -> dict[str, Any]:
-    return {"week": week_start(day), "month": month_start(day), "year": day.year}
-
-
-def _upsert(session: Session, table: Table, key_names: tuple[str, ...],
-            counter_names: tuple[str, ...], deltas: dict[tuple[Any, ...], dict[str, int]],
-            deadlines: dict[tuple[Any, ...], int] | None) -> None:
-    rows = []
-    for key in sorted(deltas, key=repr):  # one lock order for concurrent folds
-        counters = deltas[key]
-        if not any(counters.values()) and (deadlines is None or key not in deadlines):
-            continue
-        row = dict(zip(key_names, key, strict=True))
-        row.update(_period_columns(row["day"]))
-        row.update({name: counters.get(name, 0) for name in counter_names})
-        if deadlines is not None:
-            row["max_deadline_epoch"] = deadlines.get(key, 0)
-        rows.append(row)
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table)
-    excluded = statement.excluded
-    values = {name: table.c[name] + excluded[name] for name in counter_names}
-    if deadlines is not None:
-        bigger = func.greatest if dialect == "postgresql" else func.max
-        values["max_deadline_epoch"] = bigger(table.c.max_deadline_epoch,
-                                              excluded.max_deadline_epoch)
-    session.execute(statement.on_conflict_do_update(index_elements=list(key_names),
-                                                    set_=values), rows)
+    move_cells(session, url_ids, 1)

@@ -14,7 +14,7 @@ def confirm_after(config: Any) -> timedelta:
 
 
 def fold_changed_urls(db: Database, config: Any, *, max_urls: int | None = None,
-                      max_seconds: float | None = None, batch: int = 2000) -> int:
+                      max_seconds: float | None = None, batch: int = 5000) -> int:
     """Fold dirty URLs batch by batch, each batch in its own transaction."""
     done, started = 0, time.monotonic()
     while max_urls is None or done < max_urls:
