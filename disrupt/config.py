@@ -87,6 +87,12 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "PROXY_FIX_HOPS": (0, "Reverse proxies in front of the app whose X-Forwarded-For, "
                        "-Proto and -Host it trusts (1 behind Caddy or nginx; 0 when served "
                        "directly)"),
+    "RDAP_BOOTSTRAP_URL": ("https://data.iana.org/rdap/", "Where IANA's RDAP bootstrap "
+                           "files are (dns.json, ipv4.json, ipv6.json): who answers for which "
+                           "TLD and address block"),
+    "TRACE_TTL_HOURS": (168.0, "How long a host's trace (network holder, country, abuse "
+                        "contact, registrar, CDN) is reused before it is traced again"),
+    "TRACE_SECONDS": (60.0, "How often the worker traces the hosts of reported URLs"),
     "DEMO_MAIL_DIR": ("", "Demo only: folder of the e-mails the demo's SMTP server received, "
                       "readable from the console at /console/demo/mail/; empty on a real "
                       "instance (no such page)"),

@@ -6,6 +6,7 @@ from disrupt.monitoring.models import HostFingerprint, HostSlot, URLCheck
 from disrupt.operations.models import WorkerHeartbeat
 from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest, RequestReply
+from disrupt.tracing.models import HostTrace
 from disrupt.victims.models import LoginThrottle, VictimUpdate
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "Case",
     "HostFingerprint",
     "HostSlot",
+    "HostTrace",
     "LoginThrottle",
     "MediaHash",
     "Message",

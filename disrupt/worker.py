@@ -13,6 +13,7 @@ from disrupt.logs import configure_logging
 from disrupt.monitoring.jobs import CheckEngine, run_due_checks
 from disrupt.operations.jobs import record_heartbeat
 from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
+from disrupt.tracing.jobs import trace_due_hosts
 from disrupt.victims.jobs import purge_retention, send_victim_updates
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,9 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     scheduler.add_job(purge_retention, id="purge-retention", args=(db, config),
                       kwargs={"now": utcnow},
                       **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
+    scheduler.add_job(trace_due_hosts, id="trace-hosts", args=(db, config),
+                      kwargs={"worker": worker, "now": utcnow},
+                      **{**common, "seconds": float(config["TRACE_SECONDS"])})
     scheduler.add_job(send_victim_updates, id="send-victim-updates", args=(db, config),
                       kwargs={"worker": worker, "now": utcnow},
                       **{**common, "seconds": float(config["VICTIM_UPDATE_SECONDS"])})

@@ -13,12 +13,14 @@ INTERVALS = {
     "fold-statistics": "STATS_FOLD_SECONDS",
     "send-victim-updates": "VICTIM_UPDATE_SECONDS",
     "purge-retention": "RETENTION_PURGE_SECONDS",
+    "trace-hosts": "TRACE_SECONDS",
 }
 
 
 def test_every_job_is_scheduled_at_its_setting_and_runs(database_url, tmp_path):
     settings = {"WORKER_TICK_SECONDS": 2.0, "STATS_FOLD_SECONDS": 3.0,
-                "VICTIM_UPDATE_SECONDS": 7.0, "RETENTION_PURGE_SECONDS": 11.0}
+                "VICTIM_UPDATE_SECONDS": 7.0, "RETENTION_PURGE_SECONDS": 11.0,
+                "TRACE_SECONDS": 13.0}
     app = make_test_app(database_url, tmp_path, **settings)
     db = app.extensions["disrupt.db"]
     try:

@@ -61,6 +61,7 @@ from disrupt.platforms.services import (
     open_requests_by_url,
     queue_removal_request,
 )
+from disrupt.tracing.services import traces_for_hosts
 from disrupt.web import audit, cipher, db_session, now
 
 bp = Blueprint("cases", __name__, url_prefix="/console")
@@ -183,6 +184,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         status_form=StatusForm(), classify_form=classify, outcomes=CLOSE_OUTCOMES,
         note_form=note_form or NoteForm(), message_form=message_form or MessageForm(),
         messages=case_messages(session_, case, cipher()), read_form=ReadMessagesForm(),
+        traces=traces_for_hosts(session_, {u.host for u in case.urls if u.host}),
         timeline=case_timeline(session_, case, cipher()),
         matches=matches, other_cases=other_cases, may_see=_may_see,
         feedback=feedback_for_case(session_, case), sharing_state=sharing_state,
