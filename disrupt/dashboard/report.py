@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from disrupt.cases.models import Case
 from disrupt.dashboard.models import takedown_cells
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest, removal_request_urls
@@ -45,6 +46,17 @@ def transparency_report(session: Session, *, year: int, now: datetime) -> dict[s
             .where(*sent).group_by(Platform.name, RemovalRequest.legal_basis)):
         notices[(name, basis)]["urls"] = count
     bases = list(LEGAL_BASES) + sorted({b for _, b in notices} - set(LEGAL_BASES))
+    providers: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"notices": 0, "ncii": 0, "csam": 0, **{a: 0 for a in ACTIONS}})
+    for name, age_group, status, count in session.execute(
+            select(Platform.name, Case.age_group, RemovalRequest.status, func.count())
+            .join(Platform, Platform.id == RemovalRequest.platform_id)
+            .join(Case, Case.id == RemovalRequest.case_id)
+            .where(*sent).group_by(Platform.name, Case.age_group, RemovalRequest.status)):
+        row = providers[name]
+        row["notices"] += count
+        row["csam" if age_group == "minor" else "ncii"] += count
+        row[ACTION_OF_STATUS.get(status, "awaiting")] += count
     return {
         "year": year,
         "generated_at": now.isoformat(),
@@ -65,10 +77,16 @@ def transparency_report(session: Session, *, year: int, now: datetime) -> dict[s
         "funnel": stats["funnel"],
         "referrals": stats["casework"]["referrals"],
         "casework": stats["casework"],
+        "trusted_flagger": [{"platform": name, **counts}
+                            for name, counts in sorted(providers.items())],
     }
 
 
 REPORT_LANGUAGES = ("en", "fr")
+#: What the provider did with a notice, from the request's status (DSA art. 22(3)(b)).
+ACTIONS = ("actioned", "rejected", "acknowledged", "awaiting")
+ACTION_OF_STATUS = {"actioned": "actioned", "rejected": "rejected",
+                    "acknowledged": "acknowledged"}
 DEFINITION_NAMES = {
     "takedown_rate": N_("takedown rate"), "state": N_("state"), "period": N_("period"),
     "time_to_removal": N_("time to removal"), "quantiles": N_("quantiles"),
@@ -77,10 +95,17 @@ DEFINITION_NAMES = {
 }
 
 
-def report_context(figures: dict[str, Any], language: str) -> dict[str, Any]:
+def report_context(figures: dict[str, Any], language: str,
+                   organisation: dict[str, Any]) -> dict[str, Any]:
     """What report.html needs besides the figures: the names it translates."""
     return {"report": figures, "report_lang": language, "basis_names": LEGAL_BASIS_NAMES,
-            "definition_names": DEFINITION_NAMES}
+            "definition_names": DEFINITION_NAMES, "organisation": organisation}
+
+
+def organisation_of(config: Any) -> dict[str, Any]:
+    """Who publishes the report (the DSA asks a trusted flagger to say who it is)."""
+    return {"name": config["ORGANISATION_NAME"], "email": config["ORGANISATION_EMAIL"],
+            "trusted_flagger": bool(config["TRUSTED_FLAGGER"])}
 
 
 def render_report_html(app: Any, figures: dict[str, Any], language: str = "en") -> str:
@@ -91,4 +116,5 @@ def render_report_html(app: Any, figures: dict[str, Any], language: str = "en") 
     css = (Path(app.static_folder) / "css" / "app.css").read_text(encoding="utf-8")
     with app.test_request_context("/"), force_locale(language):
         return render_template("dashboard/report.html", standalone_css=css,
-                               **report_context(figures, language))
+                               **report_context(figures, language,
+                                                organisation_of(app.config)))

@@ -12,6 +12,7 @@ from disrupt.dashboard.forms import StatisticsFilterForm
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.dashboard.report import (
     REPORT_LANGUAGES,
+    organisation_of,
     report_context,
     report_years,
     transparency_report,
@@ -136,7 +137,8 @@ def report(year: int):  # type: ignore[no-untyped-def]
     figures = transparency_report(db_session(), year=year, now=now())
     with force_locale(language):
         return render_template("dashboard/report.html", standalone_css=None,
-                               **report_context(figures, language))
+                               **report_context(figures, language,
+                                                organisation_of(current_app.config)))
 
 
 @bp.get("/report/<int:year>.json")

@@ -201,3 +201,22 @@ def test_transparency_report_in_french_and_english(console, app, db, database_ur
                                       "--output", str(out)], env=env)
     assert result.exit_code == 0, result.output
     assert "Rapport de transparence 2026" in out.read_text()
+
+
+def test_trusted_flagger_section_of_the_report(console, app):
+    """DSA art. 22(3): notices by provider, by type of illegal content and action taken,
+    and the statement of independence and procedures, in both languages."""
+    figures = console.get("/console/dashboard/report/2026.json").get_json()
+    rows = {r["platform"]: r for r in figures["trusted_flagger"]}
+    assert sum(r["notices"] for r in rows.values()) == figures["notices_total"] == 8
+    for row in rows.values():
+        assert row["ncii"] + row["csam"] == row["notices"]
+        assert (row["actioned"] + row["rejected"] + row["acknowledged"] + row["awaiting"]
+                == row["notices"])
+    assert rows["ClipHub"]["csam"] >= 1  # case B is a minor's (fixture)
+    english = console.get("/console/dashboard/report/2026").get_data(as_text=True)
+    assert "Notices to providers (DSA art. 22(3))" in english
+    assert "Independence and procedures" in english and "DISRUPT demo hotline" in english
+    french = console.get("/console/dashboard/report/2026?lang=fr").get_data(as_text=True)
+    assert "Notifications aux fournisseurs (DSA, art. 22(3))" in french
+    assert "Indépendance et procédures" in french
