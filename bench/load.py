@@ -1,0 +1,253 @@
+"""The victim portal under a crowd (issue 18): gunicorn with several processes on PostgreSQL,
+the worker running, and simulated victims who each open a case (fingerprints and URLs),
+follow it and add an address — 10, 50 and 200 at once.
+
+Each simulated victim is a different person at a different address (127.x.y.z: every level
+uses its own addresses), so the portal's rate limits apply as shipped, per client. Prints,
+per level: cases per second, p50 / p95 / p99 latency of every request and of opening a case,
+errors, and the ratio of the p95 to the p95 of a single victim measured first in the same run;
+then checks that every case the generator was told about exists, exactly once.
+
+    .venv/bin/python bench/load.py [--levels 10,50,200] [--workers 4] [--pg-admin-url URL]
+
+Goal: zero errors and zero lost cases at 200 at once; p95 under 500 ms at 50.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import httpx  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
+
+from disrupt.hashing.pipeline import hash_image_bytes  # noqa: E402
+
+HIDDEN = re.compile(r'<input[^>]*type="hidden"[^>]*>')
+ATTR = re.compile(r'(name|value)="([^"]*)"')
+REFERENCE = re.compile(r'id="case-reference">([^<]+)<')
+SECRET = re.compile(r'id="case-secret">([^<]+)<')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    fields = {}
+    for tag in HIDDEN.findall(html):
+        attrs = dict(ATTR.findall(tag))
+        if "name" in attrs:
+            fields[attrs["name"]] = attrs.get("value", "")
+    return fields
+
+
+def fingerprints(count: int) -> list[str]:
+    """JSON of one image's hashes, for ``count`` different generated pictures."""
+    out = []
+    for seed in range(count):
+        image = Image.new("RGB", (160, 120), (seed * 37 % 256, 90, 160))
+        draw = ImageDraw.Draw(image)
+        for k in range(12):
+            draw.ellipse((k * 13 % 150, seed * 7 % 100, k * 13 % 150 + 20, seed * 7 % 100 + 25),
+                         fill=((k * 50 + seed) % 256, 200 - k * 9, k * 20 % 256))
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=90)
+        hashes = hash_image_bytes(buffer.getvalue())
+        out.append(json.dumps([{"kind": "image", **{k: hashes[k] for k in (
+            "pdq", "pdq_quality", "phash", "sha256", "pipeline", "width", "height")}}]))
+    return out
+
+
+@dataclass
+class Level:
+    victims: int
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    references: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, step: str, seconds: float) -> None:
+        self.latencies.setdefault(step, []).append(seconds)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else 0
+
+
+async def one_victim(base: str, address: str, level: Level, hashes: str, site: str) -> None:
+    transport = httpx.AsyncHTTPTransport(local_address=address, retries=0)
+    async with httpx.AsyncClient(base_url=base, transport=transport, timeout=60,
+                                 follow_redirects=True) as client:
+        async def step(name: str, method: str, path: str, **kwargs) -> httpx.Response:
+            started = time.perf_counter()
+            response = await client.request(method, path, **kwargs)
+            level.add(name, time.perf_counter() - started)
+            if response.status_code >= 400:
+                raise RuntimeError(f"{name}: HTTP {response.status_code}")
+            return response
+
+        try:
+            form = await step("form", "GET", "/case/new")
+            token = uuid.uuid4().hex[:10]
+            data = {**hidden_fields(form.text), "reporter": "self", "intimate": "yes",
+                    "age_group": "adult", "language": "en", "consent_notices": "y",
+                    "urls": f"{site}/p/{token}-1\n{site}/p/{token}-2", "hashes": hashes}
+            opened = await step("open case", "POST", "/case/new", data=data)
+            reference, secret = REFERENCE.search(opened.text), SECRET.search(opened.text)
+            if not (reference and secret):
+                raise RuntimeError("open case: no credentials on the page")
+            level.references.append(reference.group(1))
+            follow = await step("follow form", "GET", "/case/follow")
+            await step("follow", "POST", "/case/follow", data={
+                **hidden_fields(follow.text), "reference": reference.group(1),
+                "secret": secret.group(1)})
+            status = await step("status", "GET", "/case")
+            await step("add URL", "POST", "/case/urls", data={
+                **hidden_fields(status.text), "urls": f"{site}/p/{token}-3"})
+        except (httpx.HTTPError, RuntimeError) as exc:
+            level.errors.append(f"{type(exc).__name__}: {str(exc)[:120]}")
+
+
+async def run_level(base: str, victims: int, first_octets: tuple[int, int], hashes: list[str],
+                    site: str) -> Level:
+    level = Level(victims)
+    addresses = [f"127.{first_octets[0] + i // 250}.{first_octets[1]}.{2 + i % 250}"
+                 for i in range(victims)]
+    started = time.perf_counter()
+    await asyncio.gather(*[one_victim(base, address, level, hashes[i % len(hashes)], site)
+                           for i, address in enumerate(addresses)])
+    level.seconds = time.perf_counter() - started
+    return level
+
+
+def start_site() -> tuple[subprocess.Popen, str]:
+    """A simulated platform the worker checks the victims' URLs against."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
+                                "127.0.0.9", "--directory", tempfile.mkdtemp()],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, f"http://127.0.0.9:{port}"
+
+
+def wait_until_up(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.3)
+    raise SystemExit(f"{url} did not come up")
+
+
+def count_cases(url: str, references: list[str]) -> tuple[int, int, int]:
+    from sqlalchemy import func, select
+
+    from disrupt.cases.models import Case
+    from disrupt.db import Database
+
+    db = Database(url)
+    try:
+        with db.session() as session:
+            total = session.scalar(select(func.count()).select_from(Case)) or 0
+            found = dict(session.execute(
+                select(Case.reference, func.count()).where(Case.reference.in_(references))
+                .group_by(Case.reference)).all())
+    finally:
+        db.dispose()
+    once = sum(1 for ref in references if found.get(ref) == 1)
+    return total, once, len(references) - once
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", default="10,50,200")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn processes")
+    parser.add_argument("--pg-admin-url",
+                        default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+    levels = [int(n) for n in args.levels.split(",")]
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from dashboard import fresh_database  # bench/dashboard.py
+
+    workdir = Path(tempfile.mkdtemp(prefix="disrupt-load-"))
+    url, drop = fresh_database("postgresql", 0, workdir, args.pg_admin_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DISRUPT_")}
+    env.update({"DISRUPT_DATABASE_URL": url, "DISRUPT_INSTANCE_PATH": str(workdir / "instance"),
+                "DISRUPT_ALLOW_LOOPBACK": "1", "DISRUPT_WORKER_TICK_SECONDS": "1",
+                "DISRUPT_TIME_SCALE": "1/3600", "DISRUPT_LOG_FORMAT": "json"})
+    subprocess.run([sys.executable, "-m", "disrupt", "init", "--no-admin"], env=env, check=True,
+                   capture_output=True)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    bin_dir = Path(sys.executable).parent
+    logs = open(workdir / "processes.log", "wb")  # noqa: SIM115
+    web = subprocess.Popen([str(bin_dir / "gunicorn"), "--workers", str(args.workers),
+                            "--bind", f"127.0.0.1:{port}", "--timeout", "120",
+                            "disrupt.wsgi:app"], env=env, stdout=logs, stderr=logs)
+    worker = subprocess.Popen([sys.executable, "-m", "disrupt", "worker"], env=env,
+                              stdout=logs, stderr=logs)
+    site, site_url = start_site()
+    try:
+        wait_until_up(base + "/")
+        hashes = fingerprints(20)
+        print(f"gunicorn {args.workers} processes + 1 worker on PostgreSQL; "
+              f"{os.cpu_count()} cores; one journey per victim: open a case (2 URLs, 1 "
+              "fingerprint), follow it, add a URL")
+        baseline = asyncio.run(run_level(base, 1, (0, 200), hashes, site_url))
+        base_p95 = quantile([v for vs in baseline.latencies.values() for v in vs], 0.95)
+        print(f"baseline, 1 victim alone: p95 {base_p95 * 1000:.0f} ms over "
+              f"{sum(len(v) for v in baseline.latencies.values())} requests")
+        all_references = list(baseline.references)
+        print(f"{'victims':>8} {'cases/s':>8} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} "
+              f"{'open p95':>9} {'errors':>7} {'p95 / alone':>12}")
+        for index, victims in enumerate(levels):
+            level = asyncio.run(run_level(base, victims, (1 + index * 2, index + 1), hashes,
+                                          site_url))
+            every = [v for vs in level.latencies.values() for v in vs]
+            p95 = quantile(every, 0.95)
+            print(f"{victims:>8} {len(level.references) / level.seconds:>8.1f} "
+                  f"{quantile(every, 0.5) * 1000:>7.0f} {p95 * 1000:>7.0f} "
+                  f"{quantile(every, 0.99) * 1000:>7.0f} "
+                  f"{quantile(level.latencies.get('open case', []), 0.95) * 1000:>9.0f} "
+                  f"{len(level.errors):>7} {p95 / base_p95 if base_p95 else 0:>11.1f}x",
+                  flush=True)
+            for error in sorted(set(level.errors))[:5]:
+                print(f"         error: {error}")
+            all_references += level.references
+        total, once, lost = count_cases(url, all_references)
+        print(f"cases in the database: {total}; told to the generator: {len(all_references)}; "
+              f"found exactly once: {once}; lost or doubled: {lost}")
+    finally:
+        for process in (web, worker, site):
+            process.terminate()
+        for process in (web, worker, site):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        logs.close()
+        drop()
+
+
+if __name__ == "__main__":
+    main()
