@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case
+from disrupt.dashboard.hosting import HOST_TYPES, hosting_figures
 from disrupt.dashboard.models import takedown_cells
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest, removal_request_urls
@@ -79,6 +80,7 @@ def transparency_report(session: Session, *, year: int, now: datetime) -> dict[s
         "casework": stats["casework"],
         "trusted_flagger": [{"platform": name, **counts}
                             for name, counts in sorted(providers.items())],
+        "hosting": hosting_figures(session, since=start, until=end),
     }
 
 
@@ -99,7 +101,8 @@ def report_context(figures: dict[str, Any], language: str,
                    organisation: dict[str, Any]) -> dict[str, Any]:
     """What report.html needs besides the figures: the names it translates."""
     return {"report": figures, "report_lang": language, "basis_names": LEGAL_BASIS_NAMES,
-            "definition_names": DEFINITION_NAMES, "organisation": organisation}
+            "definition_names": DEFINITION_NAMES, "organisation": organisation,
+            "host_types": HOST_TYPES}
 
 
 def organisation_of(config: Any) -> dict[str, Any]:

@@ -1,0 +1,52 @@
+"""Takedown by hosting country and host type (issue 16), from the traced hosts: in the annual
+report, its JSON and both languages."""
+from __future__ import annotations
+
+from datetime import date
+
+from disrupt.dashboard.hosting import hosting_figures
+from disrupt.db import utcnow
+from disrupt.tracing.models import HostTrace
+from tests.dashboard import fixture
+from tests.dashboard.test_pages import console  # noqa: F401  (fixture)
+
+
+def _traces(session) -> None:
+    now = utcnow()
+    for host, country, cdn in (("picshare.test", "NL", None), ("cliphub.test", "US",
+                                                                  "Cloudflare")):
+        session.add(HostTrace(host=host, origin=f"https://{host}", status="ok",
+                              addresses=["192.0.2.1"], network={"country": country},
+                              cdn=cdn, evidence=[], problems=[], traced_at=now,
+                              next_trace_at=now))
+
+
+def test_hosting_figures_by_country_and_type(db):
+    from disrupt.dashboard.jobs import fold_changed_urls
+
+    with db.session() as session:
+        fixture.build(session)
+        _traces(session)
+        session.commit()
+    fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1.0})
+    with db.session() as session:
+        figures = hosting_figures(session, since=date(2025, 1, 1), until=date(2027, 1, 1))
+    countries = {row["key"]: row for row in figures["country"]}
+    assert set(countries) <= {"NL", "US", "unknown"} and {"NL", "US"} <= set(countries)
+    total = sum(row["urls_notified"] for row in figures["country"])
+    assert total == sum(row["urls_notified"] for row in figures["host_type"])
+    # every URL of the fixture that was notified sits on a registered platform
+    assert {row["key"] for row in figures["host_type"]} == {"platform"}
+    for row in figures["country"]:
+        known = row["removed"] + row["online"]
+        assert row["takedown_rate"] == (row["removed"] / known if known else None)
+
+
+def test_hosting_tables_in_the_report(console, db):  # noqa: F811
+    with db.session() as session:
+        _traces(session)
+        session.commit()
+    report = console.get("/console/dashboard/report/2026.json").get_json()
+    assert {row["key"] for row in report["hosting"]["country"]} >= {"NL", "US"}
+    french = console.get("/console/dashboard/report/2026?lang=fr").get_data(as_text=True)
+    assert "Où les contenus étaient hébergés" in french and "une plateforme connue" in french
