@@ -24,6 +24,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -33,6 +34,7 @@ from datetime import timedelta  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+ITEM = re.compile(rb"GET /item/[0-9]{1,6} ")  # the soft-404 probe is /item/<8 digits>
 BODY = (b"<html><head><title>item</title></head><body><h1>An item</h1><p>Some words "
         b"on a page that is still online.</p></body></html>")
 
@@ -44,8 +46,8 @@ async def _serve(hosts: int, delay: float) -> None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             await asyncio.sleep(delay)
-            status = b"404 Not Found" if b"disrupt-probe" in head.split(b"\r\n", 1)[0] else \
-                b"200 OK"
+            status = b"200 OK" if ITEM.match(head.split(b"\r\n", 1)[0]) else \
+                b"404 Not Found"  # the soft-404 probe
             writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Type: text/html\r\n"
                          b"Content-Length: " + str(len(BODY)).encode() +
                          b"\r\nConnection: close\r\n\r\n" + BODY)

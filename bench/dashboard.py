@@ -74,7 +74,8 @@ def _replay(verdicts: tuple[str, ...]) -> dict[str, Any]:
     url = SimpleNamespace(state="pending", check_count=0, last_checked_at=None,
                           state_reason=None, indeterminate_streak=0, last_seen_online_at=None,
                           first_seen_online_at=None, removal_suspected_at=None, removed_at=None,
-                          reappeared=False, reappeared_at=None)
+                          reappeared=False, reappeared_at=None, picture_confirmed_at=None,
+                          network_failing_since=None)
     for hours, verdict in zip(CHECK_HOURS, verdicts, strict=True):
         apply_verdict(url, verdict, now=START + timedelta(hours=hours), confirm_after=CONFIRM,
                       reason=verdict)

@@ -37,11 +37,19 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "TEST_CRASH_AFTER_DELIVERY": (False, "Test hook: the notice job exits right after a delivery, "
                                          "before recording it. Never set in production"),
     "ALLOW_LOOPBACK": (False, "Let the URL checker reach 127.0.0.0/8 (tests and demo only)"),
-    "CHECK_TIMEOUT": (15.0, "Total seconds one URL check may take"),
+    "CHECK_TIMEOUT": (15.0, "Total seconds one request of a URL check may take (redirects "
+                            "included)"),
     "CHECK_MAX_BYTES": (5_000_000, "Bytes read at most from one checked URL"),
     "CHECK_MAX_REDIRECTS": (5, "Redirects followed at most"),
     "CHECK_MAX_MEDIA_BYTES": (10_000_000, "Bytes read at most from a page's main picture when "
                                           "it is compared with the case's hashes"),
+    "CHECK_MAX_PICTURES": (12, "Pictures of one page a check compares at most with the case's "
+                               "hashes (in page order; it stops at the first match)"),
+    "CHECK_MAX_MEDIA_PIXELS": (8_000_000, "Pixels a check decodes at most from one picture "
+                                          "(larger JPEGs are decoded at 1/2, 1/4 or 1/8 scale; "
+                                          "other larger pictures are not compared)"),
+    "CHECK_DEADLINE_SECONDS": (60.0, "Total seconds one check may spend on the page, the "
+                                     "soft-404 probe and the pictures together"),
     "CHECK_BATCH_SIZE": (50, "URLs a worker claims at a time (it claims more as checks finish)"),
     "CHECK_CONCURRENCY": (16, "Checks a worker runs at once (threads)"),
     "CHECK_DRAIN_SECONDS": (60.0, "A worker tick stops claiming new URLs after this long"),
@@ -57,9 +65,18 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "WORKER_TICK_SECONDS": (5.0, "How often the worker looks for due work"),
     "TIME_SCALE": (1.0, "Multiplier on every schedule interval (the demo uses 1/3600: hours "
                         "become seconds)"),
+    "CHECK_INVALID_AFTER_DAYS": (7.0, "Days of unbroken network failures (DNS, timeouts, refused "
+                                      "connections) before a URL is no longer checked; a "
+                                      "caseworker can check it again"),
+    "CHECK_FIRST_DELAY_MINUTES": (20.0, "A new URL is first checked after a random delay of up to "
+                                        "this many minutes (at least a fifth of it), so that a "
+                                        "site cannot tie the check to the report (README)"),
     "REMOVAL_CONFIRM_SECONDS": (3600, "A removal counts after a second removal verdict this long "
                                       "after the first"),
-    "USER_AGENT": ("DISRUPT-checker/0.1 (+takedown verification)", "User-Agent of URL checks"),
+    "USER_AGENT": ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                   "Gecko) Chrome/142.0.0.0 Safari/537.36",
+                   "User-Agent of URL checks: an ordinary browser's by default, so that an "
+                   "abuser-run site cannot show the checker another picture (README)"),
     "ERASED_HASH_RETENTION_DAYS": (30, "Days the hashes of an erased case stay in the exchange as "
                                        "Deleted, so partner platforms delete them; then purged"),
     "RETENTION_PURGE_SECONDS": (3600, "How often the worker runs the retention purge"),
@@ -76,6 +93,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                                   "victims who left an address"),
     "VICTIM_UPDATE_MIN_HOURS": (6.0, "At most one update e-mail per case in this many hours; "
                                    "news in between goes in the next one"),
+    "VICTIM_CONTACT_CONFIRM_HOURS": (72.0, "How long the link that confirms a victim's e-mail "
+                                        "address works; no update e-mail goes to an "
+                                        "unconfirmed address"),
     "PORTAL_TIMEZONE": ("Europe/Paris", "Time zone of the dates and times the portal shows"),
     "HEARTBEAT_STALE_TICKS": (3, "Worker ticks without a heartbeat before the console and "
                               "/healthz say no worker is running"),
@@ -137,7 +157,7 @@ def persisted_secret(instance_path: Path, filename: str, make: Any) -> str:
     path = instance_path / filename
     if path.exists():
         return path.read_text().strip()
-    instance_path.mkdir(parents=True, exist_ok=True)
+    instance_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = make()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:

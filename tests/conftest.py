@@ -137,6 +137,7 @@ def make_test_app(database_url: str, tmp_path, **overrides: object):
         "ALLOW_LOOPBACK": True,
         "MAIL_TRANSPORT": "outbox",
         "CHECK_TIMEOUT": 5.0,
+        "CHECK_FIRST_DELAY_MINUTES": 0.0,  # tests check a new URL at once
     }
     config.update(overrides)
     return create_app(config)

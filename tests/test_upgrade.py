@@ -48,11 +48,19 @@ def _fill_first_schema(url: str) -> None:
          "(1, 1, 'https://picshare.test/p/1', 'picshare.test', 1, 'victim', 'removed', false, "
          "2, 0, :at, true, :at, :at), "
          "(2, 1, 'https://picshare.test/p/2', 'picshare.test', 1, 'victim', 'online', false, "
-         "1, 0, :at, true, NULL, NULL)"),
+         "1, 0, :at, true, NULL, NULL), "
+         # removed by a rule that rules-3 changed: to be confirmed again
+         "(3, 1, 'https://picshare.test/p/3', 'picshare.test', 1, 'victim', 'removed', false, "
+         "2, 0, :at, true, :at, :at)"),
+        ("INSERT INTO reported_urls (id, case_id, url, host, platform_id, reported_by, state, "
+         "state_reason, reappeared, check_count, indeterminate_streak, created_at, stats_dirty) "
+         "VALUES (4, 1, 'https://gone.test/p/4', 'gone.test', NULL, 'victim', 'invalid', "
+         "'guard: Could not resolve gone.test', false, 1, 0, :at, true)"),
         ("INSERT INTO url_checks (id, reported_url_id, due_at, checked_at, verdict, rule, reason, "
          "truncated, detector_version) VALUES "
          "(1, 1, :at, :at, 'removed', 'status_removed', 'HTTP 404', false, 'rules-2'), "
-         "(2, 2, :at, :at, 'online', 'media_match', 'PDQ distance 3', false, 'rules-2')"),
+         "(2, 2, :at, :at, 'online', 'media_match', 'PDQ distance 3', false, 'rules-2'), "
+         "(3, 3, :at, :at, 'removed', 'media_replaced', 'another picture', false, 'rules-2')"),
         ("INSERT INTO removal_requests (id, case_id, platform_id, legal_basis, language, channel, "
          "subject, body, idempotency_key, status, attempts, created_at, sent_at) VALUES "
          "(1, 1, 1, 'dsa_art16', 'fr', 'email', 'Notice', 'body', 'key-1', 'sent', 1, :at, :at)"),
@@ -98,7 +106,7 @@ def test_init_upgrades_the_first_released_schema_in_place(database_url, tmp_path
                       for model in (User, Platform, Case, MediaHash, ReportedURL, URLCheck,
                                     RemovalRequest, AuditEvent)}
             assert counts == {"users": 1, "platforms": 1, "cases": 2, "media_hashes": 1,
-                              "reported_urls": 2, "url_checks": 2, "removal_requests": 1,
+                              "reported_urls": 4, "url_checks": 3, "removal_requests": 1,
                               "audit_events": 1}
             case = session.get(Case, 1)
             assert (case.reference, case.language, case.status) == ("DSR-OLD-1", "fr",
@@ -107,6 +115,16 @@ def test_init_upgrades_the_first_released_schema_in_place(database_url, tmp_path
             assert sorted(u.id for u in request.urls) == [1, 2] and request.status == "sent"
             assert session.get(MediaHash, 1).sha256 == "cd" * 32
             assert json.dumps(session.get(AuditEvent, 1).detail) == "{}"
+            # Detector rules-3: a removal by HTTP status stands; one by a picture that did
+            # not match is confirmed again before it counts; a DNS failure is checked again;
+            # a picture seen matching before is remembered.
+            by_404, online, replaced, unresolved = (session.get(ReportedURL, i)
+                                                    for i in (1, 2, 3, 4))
+            assert by_404.state == "removed" and by_404.picture_confirmed_at is None
+            assert online.picture_confirmed_at is not None
+            assert replaced.state == "removal_suspected" and replaced.removed_at is None
+            assert replaced.removal_suspected_at is not None and replaced.next_check_at
+            assert unresolved.state == "indeterminate" and unresolved.next_check_at
             # every row of every table can be read back through the models of head
             for model in (User, Platform, Case, MediaHash, ReportedURL, URLCheck,
                           RemovalRequest, AuditEvent):

@@ -54,5 +54,9 @@ class ShareHashForm(FlaskForm):
     """The decision to share a minor's or a weak fingerprint."""
 
 
+class URLActionForm(FlaskForm):
+    """A button on one address (picture seen, check again): CSRF only."""
+
+
 class ReadMessagesForm(FlaskForm):
     """The "mark as read" button: CSRF only."""

@@ -113,6 +113,11 @@ class ReportedURL(Base):
     reappeared_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
     next_check_at: Mapped[datetime | None]
+    #: First check that saw the case's picture on the page (rule media_match) or a
+    #: caseworker's confirmation: until then "online" means "picture not confirmed".
+    picture_confirmed_at: Mapped[datetime | None]
+    #: Start of an unbroken run of network failures (CHECK_INVALID_AFTER_DAYS).
+    network_failing_since: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]

@@ -30,6 +30,7 @@ from disrupt.cases.forms import (
     RemovalRequestForm,
     ShareHashForm,
     StatusForm,
+    URLActionForm,
 )
 from disrupt.cases.matches import HashMatcher
 from disrupt.cases.models import Case, ReportedURL
@@ -43,9 +44,11 @@ from disrupt.cases.services import (
     case_messages,
     classify_case,
     close_case,
+    confirm_picture,
     mark_victim_messages_read,
     post_message,
     reopen_case,
+    resume_checking,
 )
 from disrupt.cases.timeline import case_timeline
 from disrupt.monitoring.models import URLCheck
@@ -62,7 +65,7 @@ from disrupt.platforms.services import (
     queue_removal_request,
 )
 from disrupt.tracing.services import traces_for_hosts
-from disrupt.web import audit, cipher, db_session, now
+from disrupt.web import audit, cipher, db_session, first_check_delay, now
 
 bp = Blueprint("cases", __name__, url_prefix="/console")
 
@@ -184,6 +187,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         status_form=StatusForm(), classify_form=classify, outcomes=CLOSE_OUTCOMES,
         note_form=note_form or NoteForm(), message_form=message_form or MessageForm(),
         messages=case_messages(session_, case, cipher()), read_form=ReadMessagesForm(),
+        url_action_form=URLActionForm(),
         traces=traces_for_hosts(session_, {u.host for u in case.urls if u.host}),
         timeline=case_timeline(session_, case, cipher()),
         matches=matches, other_cases=other_cases, may_see=_may_see,
@@ -249,7 +253,8 @@ def add_url(case_id: int):  # type: ignore[no-untyped-def]
     session_ = db_session()
     try:
         added, refused = add_reported_urls(session_, case, form.urls.data,
-                                           reported_by="caseworker", now=now())
+                                           reported_by="caseworker", now=now(),
+                                           first_check_delay=first_check_delay())
     except CaseActionError as exc:
         form.urls.errors.append(str(exc))
         return _render_case(case, url_form=form, status=400)
@@ -353,6 +358,32 @@ def messages_read(case_id: int):  # type: ignore[no-untyped-def]
     audit("read_victim_messages", case, case_id=case.id, messages=count)
     db_session().commit()
     return redirect(url_for("cases.case_page", case_id=case.id, _anchor="messages"))
+
+
+@bp.post("/cases/<int:case_id>/urls/<int:url_id>/<any(confirm, recheck):action>")
+@role_required()
+def url_action(case_id: int, url_id: int, action: str):  # type: ignore[no-untyped-def]
+    """The picture was seen on the page (confirm), or check an invalid address again."""
+    case = _case_for_current_user(case_id)
+    url = next((u for u in case.urls if u.id == url_id), None)
+    if url is None:
+        abort(404)
+    if not URLActionForm().validate_on_submit():
+        abort(400)
+    try:
+        if action == "confirm":
+            confirm_picture(case, url, now())
+        else:
+            resume_checking(case, url, now())
+    except CaseActionError as exc:
+        flash(str(exc))
+        return _back(case)
+    audit("confirm_picture" if action == "confirm" else "resume_checking", url,
+          case_id=case.id)
+    db_session().commit()
+    flash("Noted: the picture was seen on this page." if action == "confirm"
+          else "This address will be checked again now.")
+    return redirect(url_for("cases.case_page", case_id=case.id, _anchor="addresses"))
 
 
 @bp.post("/cases/<int:case_id>/status")

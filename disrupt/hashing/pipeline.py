@@ -53,8 +53,10 @@ __all__ = [
     "MIN_QUALITY",
     "MIN_SIDE",
     "PIPELINE_VERSION",
+    "MediaTooLarge",
     "UnsupportedMedia",
     "VIDEO_KEYS",
+    "hash_fetched_image",
     "hash_image_bytes",
     "hash_media_bytes",
     "hash_media_file",
@@ -91,6 +93,16 @@ class UnsupportedMedia(ValueError):
             or "This file is not a photo or video we can read. Please choose a JPEG, PNG, "
             "WebP or GIF image, or an MP4, MOV, WebM, MKV or AVI video."
         )
+
+
+class MediaTooLarge(UnsupportedMedia):
+    """A fetched image whose pixel count (read from its header) is above the cap."""
+
+    def __init__(self, width: int, height: int, max_pixels: int) -> None:
+        size = f"{width}x{height} pixels" if width else "over 178 megapixels"
+        super().__init__(f"the image is {size}, more than the {max_pixels:,} pixels "
+                         "a check decodes")
+        self.width, self.height, self.max_pixels = width, height, max_pixels
 
 
 def sniff_kind(head: bytes) -> str | None:
@@ -146,7 +158,10 @@ def _pdq_hex(bits: np.ndarray) -> str:
 _TOO_LARGE = "This image is too large to process (over 178 megapixels)."
 
 
-def _open_image(data: bytes) -> Image.Image:
+def _open_image(data: bytes, max_pixels: int | None = None) -> Image.Image:
+    """Decode the first frame. With ``max_pixels`` (fetched media), the size is read from
+    the header before any pixel is decoded: a JPEG is decoded at 1/2, 1/4 or 1/8 scale
+    (draft mode) when that brings it under the cap, anything else above it is refused."""
     kind = sniff_kind(data[:16])
     if kind == "heif" and not HEIF_SUPPORTED:
         raise UnsupportedMedia(
@@ -162,13 +177,24 @@ def _open_image(data: bytes) -> Image.Image:
             im = Image.open(io.BytesIO(data))
             if im.format not in _IMAGE_FORMATS:
                 raise UnsupportedMedia()
-            if im.width * im.height > MAX_PIXELS:
+            if max_pixels is None and im.width * im.height > MAX_PIXELS:
                 raise UnsupportedMedia(_TOO_LARGE)
+            if max_pixels is not None and im.width * im.height > max_pixels:
+                width, height = im.size
+                if im.format in ("JPEG", "MPO"):
+                    scale = 2
+                    while scale < 8 and (width // scale) * (height // scale) > max_pixels:
+                        scale *= 2
+                    im.draft("RGB", (-(-width // scale), -(-height // scale)))
+                if im.width * im.height > max_pixels:
+                    raise MediaTooLarge(width, height, max_pixels)
             im.seek(0)
             im.load()
     except UnsupportedMedia:
         raise
-    except Image.DecompressionBombError as exc:
+    except Image.DecompressionBombError as exc:  # raised by Image.open itself
+        if max_pixels is not None:
+            raise MediaTooLarge(0, 0, max_pixels) from exc
         raise UnsupportedMedia(_TOO_LARGE) from exc
     except Exception as exc:  # noqa: BLE001 - any decoder failure means "can't read"
         raise UnsupportedMedia(
@@ -179,11 +205,46 @@ def _open_image(data: bytes) -> Image.Image:
 
 def hash_image_bytes(data: bytes) -> dict[str, Any]:
     """Hash one image file's bytes.  Raises :class:`UnsupportedMedia`."""
-    im = _open_image(data)
+    return _hash_image(data, _open_image(data))
+
+
+def hash_fetched_image(data: bytes, *, max_pixels: int) -> dict[str, Any]:
+    """Hash a picture the URL checker fetched, decoding at most ``max_pixels`` pixels (a
+    large JPEG at a reduced scale, which PDQ tolerates; see :func:`_open_image`).
+
+    Raises :class:`MediaTooLarge` above the cap, :class:`UnsupportedMedia` otherwise.
+    ``width``/``height`` are those of the image hashed (decoded, then box-reduced to
+    about :data:`FETCHED_HASH_PIXELS`). Unlike :func:`hash_image_bytes`
+    (the victim's own file, hashed at full resolution), a decompression bomb here costs
+    megabytes, not gigabytes.
+    """
+    return _hash_image(data, _open_image(data, max_pixels=max(1, int(max_pixels))),
+                       reduce_to=FETCHED_HASH_PIXELS)
+
+
+#: Fetched pictures are box-reduced to about this many pixels before hashing: PDQ
+#: downsamples to 64x64 anyway, and the float buffers it builds cost ~27 bytes a pixel.
+FETCHED_HASH_PIXELS = 1 << 20
+
+
+def _reduced(im: Image.Image, pixels: int) -> Image.Image:
+    factor = int(np.ceil(np.sqrt(im.width * im.height / pixels)))
+    if factor < 2:
+        return im
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    if im.mode not in ("RGB", "RGBA", "L", "LA"):
+        return im  # 16-bit and rare modes: hashed as decoded (still under the pixel cap)
+    return im.reduce(factor)
+
+
+def _hash_image(data: bytes, im: Image.Image, reduce_to: int | None = None) -> dict[str, Any]:
     try:
         oriented = ImageOps.exif_transpose(im)
     except Exception:  # noqa: BLE001 - broken EXIF: browsers ignore it too
         oriented = im
+    if reduce_to is not None:
+        oriented = _reduced(oriented, reduce_to)
     rgb = to_rgb8(oriented)
     bits, quality = pdqhash.compute(np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)))
     return {

@@ -1,18 +1,22 @@
 """One check of one URL: fetch it through the network guard and give a verdict with its
 evidence (DESIGN.md §6).
 
-Order of the rules for a 2xx answer: placeholder URL or digest (platform rules) →
-login / age-gate / captcha (indeterminate) → platform "removed" markers → the host's
-soft-404 fingerprint (a cached probe of a random path) → media verification against
-the case's active hashes (the URL's own picture, or the page's main picture) → online.
-Only what proves removal counts as removed; what proves nothing is indeterminate.
+The decision table is docs/verdicts.md. In short, for a 2xx answer: placeholder URL or
+digest (platform rules) → login / age-gate / captcha (indeterminate) → every picture the
+page shows, in page order, compared with the case's hashes (a match is ``online``,
+whatever else the page says) → removal evidence (platform marker, the host's soft-404
+fingerprint, a placeholder picture, a picture once seen matching now gone) → ``online``
+with the picture not confirmed. Only what proves removal counts as removed; a mismatch
+alone never does unless the URL was once seen matching.
 """
 from __future__ import annotations
 
 import email.utils
 import hashlib
 import secrets
+import string
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,11 +26,23 @@ from typing import Any, Protocol
 import httpx
 
 from disrupt.hashing.matching import PDQ_MIN_QUALITY, HashRecord, match_media
-from disrupt.hashing.pipeline import UnsupportedMedia, hash_image_bytes, sniff_kind
+from disrupt.hashing.pipeline import (
+    MediaTooLarge,
+    UnsupportedMedia,
+    hash_fetched_image,
+    sniff_kind,
+)
 from disrupt.monitoring import rules as R
 from disrupt.monitoring.fetch import FetchResult, fetch, shared_transport
+from disrupt.monitoring.page import Page, read_page
 
-DETECTOR_VERSION = "rules-2"
+#: Changes when a rule that can say "removed" changes: stored removals from an older
+#: version are verified again (issue 12: media_replaced, soft404_fingerprint and
+#: platform_marker now wait for the pictures to be compared).
+DETECTOR_VERSION = "rules-3"
+#: An ordinary browser's User-Agent (the USER_AGENT setting's default).
+BROWSER_USER_AGENT = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+                      "(KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36")
 MAX_RETRY_AFTER = timedelta(days=7)
 
 
@@ -37,9 +53,11 @@ class CheckSettings:
     max_bytes: int = 5_000_000
     max_media_bytes: int = 10_000_000
     max_redirects: int = 5
-    user_agent: str = "DISRUPT-checker"
+    user_agent: str = BROWSER_USER_AGENT
     probe_ttl: timedelta = timedelta(days=1)
-    media_candidates: int = 2
+    max_pictures: int = 12
+    max_media_pixels: int = 8_000_000
+    deadline: float = 60.0
 
     @classmethod
     def from_config(cls, config: Any) -> CheckSettings:
@@ -51,17 +69,25 @@ class CheckSettings:
             max_redirects=int(config["CHECK_MAX_REDIRECTS"]),
             user_agent=config["USER_AGENT"],
             probe_ttl=timedelta(seconds=float(config["SOFT404_PROBE_TTL_SECONDS"])),
+            max_pictures=max(1, int(config["CHECK_MAX_PICTURES"])),
+            max_media_pixels=max(1, int(config["CHECK_MAX_MEDIA_PIXELS"])),
+            deadline=float(config["CHECK_DEADLINE_SECONDS"]),
         )
 
 
 @dataclass(frozen=True)
 class CheckTarget:
     """A URL and what the checker compares it with: the case's active hashes and the
-    platform's removal rules (both may be empty)."""
+    platform's removal rules (both may be empty). ``seen_matching``: this URL was once
+    seen showing a picture that matched the case's hashes; without it, pictures that do
+    not match never make a removal (the victim may have hashed another version)."""
 
     url: str
     hashes: tuple[HashRecord, ...] = ()
     rules: dict[str, Any] = field(default_factory=dict)
+    seen_matching: bool = False
+    #: A check (or a caseworker) once saw the case's picture on this URL.
+    seen_matching: bool = False
 
 
 @dataclass
@@ -168,14 +194,16 @@ def _strong(hashes: Sequence[HashRecord]) -> bool:
 
 @dataclass
 class MediaComparison:
-    verdict: str  # match / replaced / unreadable / unverifiable / too_large
+    verdict: str  # match / replaced / unreadable / unverifiable / too_large / unavailable
     digest: str | None = None
     distance: int | None = None
     detail: str = ""
 
 
-def compare_media(data: bytes, truncated: bool, hashes: Sequence[HashRecord]) -> MediaComparison:
-    """Hash fetched media with the server pipeline and compare it with the case's hashes."""
+def compare_media(data: bytes, truncated: bool, hashes: Sequence[HashRecord],
+                  max_pixels: int = 8_000_000) -> MediaComparison:
+    """Hash fetched media with the server pipeline (at most ``max_pixels`` decoded) and
+    compare it with the case's hashes."""
     if truncated:
         return MediaComparison("too_large", detail="larger than the byte cap")
     digest = hashlib.sha256(data).hexdigest()
@@ -185,7 +213,9 @@ def compare_media(data: bytes, truncated: bool, hashes: Sequence[HashRecord]) ->
     if kind == "video":
         return MediaComparison("unverifiable", digest, detail="a video that is not an exact copy")
     try:
-        candidate = hash_image_bytes(data)
+        candidate = hash_fetched_image(data, max_pixels=max_pixels)
+    except MediaTooLarge as exc:
+        return MediaComparison("too_large", digest, detail=str(exc)[:100])
     except UnsupportedMedia as exc:
         return MediaComparison("unreadable", digest, detail=str(exc)[:80])
     matches = match_media(candidate, hashes)
@@ -207,11 +237,82 @@ def compare_media(data: bytes, truncated: bool, hashes: Sequence[HashRecord]) ->
 RequestHook = Callable[[str], None]
 
 
+class RequestRefused(Exception):
+    """Raised by a ``before_request`` hook to skip one request to another host (its
+    politeness slot is not free): that picture counts as not compared."""
+
+
+#: Paths that name a picture or video file: a URL reported this way was the media itself.
+MEDIA_EXTENSIONS = frozenset({"jpg", "jpeg", "jpe", "png", "gif", "webp", "avif", "heic",
+                              "heif", "bmp", "mp4", "m4v", "mov", "webm", "mkv", "avi"})
+#: Picture types that cannot be a photo of anyone (icons, vector logos): skipped.
+_NOT_PHOTOS = ("image/svg+xml", "image/x-icon", "image/vnd.microsoft.icon")
+
+
+def is_media_url(url: str) -> bool:
+    name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
+    return "." in name and name.rsplit(".", 1)[1].lower() in MEDIA_EXTENSIONS
+
+
+_SLUG_CLASSES = (string.digits, string.ascii_lowercase, string.ascii_uppercase)
+
+
+def probe_path(path: str) -> str:
+    """A path that does not exist on the site but looks like its own: same folder, same
+    extension, a random name of the same shape (digits for digits, letters for letters,
+    separators kept), at least 8 random characters."""
+    folder, _, name = (path or "/").rpartition("/")
+    stem, extension = name, ""
+    if "." in name[1:]:
+        stem, extension = name.rsplit(".", 1)
+        extension = "." + extension
+    out, randoms = [], 0
+    for char in stem[:64]:
+        pool = next((c for c in _SLUG_CLASSES if char in c), None)
+        if pool is None:
+            out.append(char if char in "-_" else "-")
+        else:
+            out.append(secrets.choice(pool))
+            randoms += 1
+    digits = bool(stem) and all(c.isdigit() for c in stem)
+    letters = bool(stem) and not any(c.isdigit() for c in stem)
+    pool = string.digits if digits else (
+        string.ascii_lowercase if letters else string.ascii_lowercase + string.digits)
+    out.extend(secrets.choice(pool) for _ in range(max(0, 8 - randoms)))
+    slug = "".join(out).strip("-_") or "".join(secrets.choice(pool) for _ in range(10))
+    if digits and slug[0] == "0":
+        slug = secrets.choice("123456789") + slug[1:]
+    return f"{folder}/{slug}{extension}"
+
+
+@dataclass
+class PictureReport:
+    """What comparing a page's pictures found."""
+
+    total: int = 0
+    match: tuple[str, MediaComparison] | None = None
+    placeholder: tuple[str, MediaComparison] | None = None
+    compared: list[tuple[str, MediaComparison]] = field(default_factory=list)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)  # url, rule, detail
+    bound: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.bound is None and not self.problems
+
+    def incomplete_rule(self) -> tuple[str, str]:
+        if self.bound is not None:
+            return "pictures_bound", self.bound
+        url, rule, detail = self.problems[0]
+        return rule, f"a picture ({url[:80]}) was not compared: {detail}"
+
+
 class Checker:
     """Fetches and judges URLs. Thread-safe; one per worker process.
 
-    ``before_request(host)`` (per call) is called before every request so that the
-    caller's politeness (per-host spacing) covers the probe and media requests too.
+    ``before_request(host)`` (per call) is called before every request, with the host
+    of that request (a picture on a CDN included), so that the caller's politeness
+    (per-host spacing) covers the probe and picture requests too.
     """
 
     def __init__(self, settings: CheckSettings, *, fingerprints: FingerprintStore | None = None,
@@ -229,22 +330,30 @@ class Checker:
         return shared_transport()
 
     # -- fetching ----------------------------------------------------------------------
-    def _fetch(self, url: str, max_bytes: int, hook: RequestHook | None) -> FetchResult:
+    def _fetch(self, url: str, max_bytes: int, hook: RequestHook | None,
+               deadline: float | None = None) -> FetchResult:
         if hook is not None:
             hook(host_of_url(url))
         s = self.settings
-        return fetch(url, allow_loopback=s.allow_loopback, timeout=s.timeout,
+        timeout = s.timeout
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+        return fetch(url, allow_loopback=s.allow_loopback, timeout=timeout,
                      max_bytes=max_bytes, max_redirects=s.max_redirects,
                      user_agent=s.user_agent, client=self.client)
 
     def check(self, target: CheckTarget, *,
               before_request: RequestHook | None = None) -> CheckOutcome:
-        result = self._fetch(target.url, self.settings.max_bytes, before_request)
-        return self.judge(target, result, before_request=before_request)
+        deadline = time.monotonic() + self.settings.deadline
+        result = self._fetch(target.url, self.settings.max_bytes, before_request, deadline)
+        return self.judge(target, result, before_request=before_request, deadline=deadline)
 
-    # -- the rules ---------------------------------------------------------------------
+    # -- the rules (docs/verdicts.md) --------------------------------------------------
     def judge(self, target: CheckTarget, result: FetchResult, *,
-              before_request: RequestHook | None = None) -> CheckOutcome:
+              before_request: RequestHook | None = None,
+              deadline: float | None = None) -> CheckOutcome:
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.deadline
         ctype = _content_type(result) or None
         digest = None if result.truncated or result.error else (
             hashlib.sha256(result.body).hexdigest() if result.body else None)
@@ -282,115 +391,216 @@ class Checker:
         placeholders = {d.lower() for d in rules["placeholder_digests"]}
         if digest and digest in placeholders:
             return done("removed", "placeholder_digest", "the platform's placeholder is served")
-        if R.login_wall(result.final_url, redirected, result.body):
+        media = _is_media(result)
+        page = None if media else read_page(result.body, result.final_url)
+        if R.login_wall(result.final_url, redirected, result.body,
+                        password_input=page.password_input if page else False):
             return done("indeterminate", "login_wall",
                         f"a login or age gate stands in front of the content ({result.final_url})")
-        media = _is_media(result)
-        if not media and R.captcha(result.body):
+        if page is not None and R.captcha(result.body):
             return done("indeterminate", "captcha", "a captcha stands in front of the content")
-        if not media:
-            marker = R.marker_found(result.body, rules["soft_404_markers"])
-            if marker:
-                return done("removed", "platform_marker", f"the page says {marker!r}")
         if not result.body:
             return done("indeterminate", "empty", f"HTTP {status} with an empty body")
+        if page is None:
+            return self._judge_media(target, result, out, done, before_request, deadline)
+        return self._judge_page(target, result, page, rules, placeholders, out, done,
+                                before_request, deadline)
 
-        soft = self._soft404(target.url, result, before_request)
+    def _judge_media(self, target: CheckTarget, result: FetchResult, out: CheckOutcome,
+                     done: Callable[[str, str, str], CheckOutcome],
+                     hook: RequestHook | None, deadline: float) -> CheckOutcome:
+        """The URL answers a picture or video itself."""
+        out.media_url = result.final_url
+        what = f"HTTP {result.status} serves {out.content_type or 'media'}"
+        if target.hashes:
+            cmp = compare_media(result.body, result.truncated, target.hashes,
+                                self.settings.max_media_pixels)
+            out.media_digest, out.distance = cmp.digest, cmp.distance
+            if cmp.verdict == "match":
+                return done("online", "media_match", f"the picture still matches the case: "
+                            f"{cmp.detail}")
+        soft = self._soft404(target.url, result, None, hook, deadline)
         if soft:
             return done("removed", "soft404_fingerprint", soft)
-
-        if media:
-            out.media_url = result.final_url
-            if not target.hashes:
-                return done("online", "media_served",
-                            f"HTTP {status} serves {ctype or 'media'} (no case hashes to compare)")
-            cmp = compare_media(result.body, result.truncated, target.hashes)
-            return self._media_verdict(out, cmp, placeholders, done)
-
-        if target.hashes:
-            candidates = R.main_images(result.body, result.final_url,
-                                       limit=self.settings.media_candidates)
-            seen: list[tuple[str, MediaComparison]] = []
-            for image_url in candidates:
-                fetched = self._fetch(image_url, self.settings.max_media_bytes, before_request)
-                if fetched.error or not 200 <= (fetched.status or 0) < 300:
-                    what = fetched.error or f"HTTP {fetched.status}"
-                    seen.append((image_url, MediaComparison("unavailable", detail=what)))
-                    continue
-                cmp = compare_media(fetched.body, fetched.truncated, target.hashes)
-                seen.append((image_url, cmp))
-                if cmp.verdict == "match" or (cmp.digest and cmp.digest in placeholders):
-                    break
-            if seen:
-                decisive = next((s for s in seen if s[1].verdict == "match"), None) or next(
-                    (s for s in seen if s[1].digest and s[1].digest in placeholders), None
-                ) or next((s for s in seen if s[1].verdict == "replaced"), None) or seen[0]
-                out.media_url = decisive[0]
-                if decisive[1].verdict == "unverifiable":
-                    out.media_digest, out.distance = decisive[1].digest, decisive[1].distance
-                    return done("online", "page_passes",
-                                f"HTTP {status}, page passes every removal rule; its picture "
-                                f"cannot be compared ({decisive[1].detail})")
-                return self._media_verdict(out, decisive[1], placeholders, done, page=True)
-        if result.truncated:
-            return done("indeterminate", "page_truncated",
-                        f"the page is larger than {self.settings.max_bytes} bytes: "
-                        "not every rule could be applied")
-        return done("online", "page_passes", f"HTTP {status}, page passes every removal rule")
-
-    @staticmethod
-    def _media_verdict(out: CheckOutcome, cmp: MediaComparison, placeholders: set[str],
-                       done: Callable[[str, str, str], CheckOutcome],
-                       page: bool = False) -> CheckOutcome:
-        out.media_digest, out.distance = cmp.digest, cmp.distance
-        what = "the page's picture" if page else "the picture"
-        if cmp.digest and cmp.digest in placeholders:
-            return done("removed", "placeholder_digest", f"{what} is the platform's placeholder")
-        if cmp.verdict == "match":
-            return done("online", "media_match", f"{what} still matches the case: {cmp.detail}")
+        if not target.hashes:
+            return done("online", "media_served", f"{what} (no case hashes to compare)")
         if cmp.verdict == "replaced":
-            return done("removed", "media_replaced",
-                        f"{what} was replaced by another picture: {cmp.detail}")
+            if target.seen_matching:
+                return done("removed", "media_replaced",
+                            f"the picture, once seen matching, was replaced: {cmp.detail}")
+            return done("online", "picture_not_confirmed",
+                        f"{what} that does not match the case's hashes ({cmp.detail}) and "
+                        "was never seen matching: not confirmed")
+        if cmp.verdict == "unverifiable":
+            return done("online", "picture_not_confirmed",
+                        f"{what} that cannot be compared: {cmp.detail}")
         if cmp.verdict == "too_large":
             return done("indeterminate", "media_too_large",
-                        f"{what} is larger than the byte cap: not compared")
-        if cmp.verdict == "unavailable":
-            return done("indeterminate", "media_unavailable",
-                        f"{what} could not be fetched: {cmp.detail}")
-        if cmp.verdict == "unverifiable":
-            return done("online", "media_served", f"{what} is served: {cmp.detail}")
+                        f"the picture was not compared: {cmp.detail}")
         return done("indeterminate", "media_unreadable",
-                    f"{what} could not be decoded: {cmp.detail}")
+                    f"the picture could not be decoded: {cmp.detail}")
+
+    def _judge_page(self, target: CheckTarget, result: FetchResult, page: Page,
+                    rules: dict[str, list[str]], placeholders: set[str], out: CheckOutcome,
+                    done: Callable[[str, str, str], CheckOutcome],
+                    hook: RequestHook | None, deadline: float) -> CheckOutcome:
+        """The URL answers a page: its pictures first, then the removal evidence."""
+        status = result.status
+        truncated = result.truncated or page.truncated
+        report = PictureReport(total=len(page.pictures))
+        if target.hashes:
+            report = self._compare_pictures(target, page.pictures, placeholders, hook,
+                                            deadline)
+            if report.match is not None:
+                url, cmp = report.match
+                out.media_url, out.media_digest, out.distance = url, cmp.digest, cmp.distance
+                return done("online", "media_match",
+                            f"a picture of the page still matches the case: {cmp.detail}")
+            shown = report.placeholder or (report.compared[0] if report.compared else None)
+            if shown is not None:
+                out.media_url, out.media_digest = shown[0], shown[1].digest
+                out.distance = shown[1].distance
+
+        evidence: tuple[str, str] | None = None
+        if report.placeholder is not None:
+            evidence = ("placeholder_digest",
+                        "the page shows the platform's placeholder picture")
+        if evidence is None:
+            marker = R.marker_found(result.body, rules["soft_404_markers"], page.text)
+            if marker:
+                evidence = ("platform_marker", f"the page says {marker!r}")
+        if evidence is None:
+            soft = self._soft404(target.url, result, page, hook, deadline)
+            if soft:
+                evidence = ("soft404_fingerprint", soft)
+        media_url = is_media_url(target.url)
+        if evidence is None and media_url and target.seen_matching:
+            evidence = ("media_replaced", "the picture's URL, once seen matching, now "
+                        f"serves a page ({out.content_type or 'HTML'})")
+        if evidence is not None:
+            rule, reason = evidence
+            if (report.complete and not truncated) or target.seen_matching \
+                    or not target.hashes:
+                return done("removed", rule, reason)
+            if report.complete:
+                return done("indeterminate", "page_truncated",
+                            f"{reason}, but only a part of the page could be read")
+            bound_rule, bound_reason = report.incomplete_rule()
+            return done("indeterminate", bound_rule, f"{reason}, but not every picture was "
+                        f"compared: {bound_reason}")
+        if not target.hashes:
+            if media_url:
+                return done("indeterminate", "media_now_page",
+                            f"the picture's URL serves a page ({out.content_type or 'HTML'})")
+            if truncated:
+                return done("indeterminate", "page_truncated",
+                            "only a part of the page could be read (size or nesting): "
+                            "not every rule could be applied")
+            return done("online", "page_passes",
+                        f"HTTP {status}, page passes every removal rule (no case hashes)")
+        if not report.complete:
+            return done("indeterminate", *report.incomplete_rule())
+        if truncated:
+            return done("indeterminate", "page_truncated",
+                        "only a part of the page could be read (size or nesting): "
+                        "not every picture could be compared")
+        mismatched = [c for c in report.compared if c[1].verdict == "replaced"]
+        if target.seen_matching and (mismatched or not report.compared):
+            what = (f"none of its {len(report.compared)} pictures matches any more"
+                    if report.compared else "it shows no picture any more")
+            return done("removed", "media_replaced",
+                        f"the page was once seen matching; {what}")
+        if media_url:
+            return done("indeterminate", "media_now_page",
+                        f"the picture's URL serves a page ({out.content_type or 'HTML'}) "
+                        "without a matching picture, and was never seen matching")
+        if not report.compared:
+            why = "the page shows no picture to compare"
+        elif mismatched:
+            why = (f"{len(report.compared)} picture(s) compared, none matches the case "
+                   f"(nearest {mismatched[0][1].detail})")
+        else:
+            why = f"its pictures cannot be compared ({report.compared[0][1].detail})"
+        return done("online", "picture_not_confirmed",
+                    f"HTTP {status}, page passes every removal rule; {why}: not confirmed")
+
+    def _compare_pictures(self, target: CheckTarget, pictures: list[str],
+                          placeholders: set[str], hook: RequestHook | None,
+                          deadline: float) -> PictureReport:
+        """Fetch and compare the pictures in page order until one matches, within the
+        bounds (count, bytes, the check's deadline)."""
+        s = self.settings
+        report = PictureReport(total=len(pictures))
+        for index, url in enumerate(pictures):
+            if index >= s.max_pictures:
+                report.bound = (f"only the first {s.max_pictures} of {len(pictures)} pictures "
+                                "were compared (CHECK_MAX_PICTURES)")
+                break
+            if time.monotonic() >= deadline:
+                report.bound = (f"the check's deadline ({s.deadline:g}s, "
+                                f"CHECK_DEADLINE_SECONDS) passed after {index} of "
+                                f"{len(pictures)} pictures")
+                break
+            try:
+                fetched = self._fetch(url, s.max_media_bytes, hook, deadline)
+            except RequestRefused as exc:
+                report.problems.append((url, "media_unavailable", f"not fetched: {exc}"))
+                continue
+            if fetched.error == "guard" or fetched.status in (404, 410):
+                continue  # nobody is shown a picture there
+            if fetched.error or not 200 <= (fetched.status or 0) < 300:
+                what = fetched.error or f"HTTP {fetched.status}"
+                report.problems.append((url, "media_unavailable", f"could not be fetched: "
+                                        f"{what}"))
+                continue
+            if not _is_media(fetched) or _content_type(fetched) in _NOT_PHOTOS:
+                continue  # a page or an icon where a picture was expected: no photo shown
+            cmp = compare_media(fetched.body, fetched.truncated, target.hashes,
+                                s.max_media_pixels)
+            if cmp.digest and cmp.digest in placeholders:
+                report.placeholder = report.placeholder or (url, cmp)
+                continue
+            if cmp.verdict == "match":
+                report.match = (url, cmp)
+                return report
+            if cmp.verdict in ("replaced", "unverifiable"):
+                report.compared.append((url, cmp))
+            else:
+                rule = "media_too_large" if cmp.verdict == "too_large" else "media_unreadable"
+                report.problems.append((url, rule, cmp.detail))
+        return report
 
     # -- soft 404 ----------------------------------------------------------------------
     def _probe_lock(self, origin: str) -> threading.Lock:
         with self._locks_lock:
             return self._probe_locks.setdefault(origin, threading.Lock())
 
-    def _soft404(self, url: str, result: FetchResult,
-                 hook: RequestHook | None) -> str | None:
+    def _soft404(self, url: str, result: FetchResult, page: Page | None,
+                 hook: RequestHook | None, deadline: float | None = None) -> str | None:
         origin = origin_of(url)
         stored = self.fingerprints.get(origin)
         if stored is None:
             with self._probe_lock(origin):
                 stored = self.fingerprints.get(origin)
                 if stored is None:
-                    stored = self._probe(origin, url, hook)
+                    try:
+                        stored = self._probe(origin, url, hook, deadline)
+                    except RequestRefused:
+                        return None
                     self.fingerprints.put(stored)
         if stored.kind != "soft404" or stored.page is None:
             return None
-        page = R.fingerprint(result.final_url, bool(result.redirect_chain), result.body, url,
-                             result.truncated, _is_media(result))
-        why = R.same_as_probe(page, stored.page)
+        answer = R.fingerprint(result.final_url, bool(result.redirect_chain), result.body, url,
+                               result.truncated, page is None,
+                               visible_text=page.text if page is not None else None)
+        why = R.same_as_probe(answer, stored.page)
         return f"soft 404: {why}" if why else None
 
-    def _probe(self, origin: str, url: str, hook: RequestHook | None) -> StoredFingerprint:
-        """Fetch a path that cannot exist, in the same folder and with the same extension."""
-        path = urllib.parse.urlsplit(url).path or "/"
-        folder, _, name = path.rpartition("/")
-        extension = "." + name.rsplit(".", 1)[1] if "." in name else ""
-        probe_url = f"{origin}{folder}/disrupt-probe-{secrets.token_hex(8)}{extension}"
-        result = self._fetch(probe_url, self.settings.max_bytes, hook)
+    def _probe(self, origin: str, url: str, hook: RequestHook | None,
+               deadline: float | None = None) -> StoredFingerprint:
+        """Fetch a path that cannot exist but looks like the site's own (:func:`probe_path`)."""
+        probe_url = origin + probe_path(urllib.parse.urlsplit(url).path)
+        result = self._fetch(probe_url, self.settings.max_bytes, hook, deadline)
         now = datetime.now(UTC)
         status = result.status if not result.error else None
         page = None

@@ -41,10 +41,14 @@ from disrupt.monitoring.guard import (
 
 #: Values of ``FetchResult.error``. "guard" covers malformed URLs too
 #: (``refused_reason="bad_url"``): the guard cannot vouch for what it cannot read.
+#: "dns" is a name that did not resolve (NXDOMAIN, SERVFAIL, no address, a lookup past
+#: the deadline): a network failure that may pass, not a refusal.
 ERRORS = frozenset(
-    {"timeout", "connection", "tls", "protocol", "too_many_redirects", "guard"}
+    {"timeout", "connection", "tls", "protocol", "too_many_redirects", "guard", "dns"}
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+BROWSER_ACCEPT = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+                  "image/webp,image/apng,*/*;q=0.8")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -66,6 +70,10 @@ class FetchResult:
 
 
 class _Deadline(Exception):
+    pass
+
+
+class _DNSFailure(Exception):
     pass
 
 
@@ -345,6 +353,9 @@ def _follow(
         except GuardRefused as exc:
             _fail(result, "guard", str(exc), exc.reason)
             return
+        except _DNSFailure as exc:
+            _fail(result, "dns", str(exc))
+            return
         except (_Deadline, TimeoutError, httpx.TimeoutException):
             _fail(result, "timeout", f"no complete answer within {timeout:g}s")
             return
@@ -428,13 +439,21 @@ def _one_hop(
         raise GuardRefused("bad_url", "Refused a URL whose host is not ASCII.") from None
     if not host:
         raise GuardRefused("bad_url", "Refused a URL without a host.")
-    port = target.port or DEFAULT_PORTS[target.scheme]
+    # Port 0 is a port (the guard refuses it), not "no port": only None means the default.
+    port = DEFAULT_PORTS[target.scheme] if target.port is None else target.port
     check_port(port)
 
     remaining = deadline - time.monotonic()
     if remaining <= 0 or watchdog.expired:
         raise _Deadline
-    ip = resolve_host(host, port, allow_loopback=allow_loopback, timeout=remaining)
+    try:
+        ip = resolve_host(host, port, allow_loopback=allow_loopback, timeout=remaining)
+    except GuardRefused as exc:
+        if exc.reason == "unresolvable":
+            raise _DNSFailure(str(exc)) from None
+        raise
+    except TimeoutError as exc:
+        raise _DNSFailure(str(exc)) from None
     result.peer_ip = ip
 
     remaining = deadline - time.monotonic()
@@ -446,13 +465,16 @@ def _one_hop(
     headers = {
         "Host": _host_header(target),
         "User-Agent": user_agent,
-        "Accept": "*/*",
+        # What a browser sends (the checker must not stand out: README "URL monitoring").
+        "Accept": BROWSER_ACCEPT,
+        "Accept-Language": "en-US,en;q=0.9",
         "Accept-Encoding": "identity",
         # One request per connection: a pooled connection verified for one
         # name must never carry a request for another name on the same IP.
         "Connection": "close",
     }
-    address = target.copy_with(host=ip, username=None, password=None, fragment=None)
+    address = target.copy_with(host=ip, port=port, username=None, password=None,
+                               fragment=None)
     if isinstance(http, httpx.BaseTransport):
         extensions["timeout"] = httpx.Timeout(remaining).as_dict()
         response = http.handle_request(

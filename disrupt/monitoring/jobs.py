@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from disrupt.db import Database, utcnow
-from disrupt.monitoring.checker import Checker, CheckOutcome, CheckSettings
+from disrupt.monitoring.checker import Checker, CheckOutcome, CheckSettings, RequestRefused
 from disrupt.monitoring.politeness import HostGate, SlotLease, SlotWant, release_slots
 from disrupt.monitoring.services import (
     ClaimedURL,
@@ -82,13 +82,16 @@ class CheckEngine:
         self.scale = float(config["TIME_SCALE"])
         self.confirm_after = timedelta(seconds=float(config["REMOVAL_CONFIRM_SECONDS"])
                                        * self.scale)
+        self.invalid_after = timedelta(days=float(config["CHECK_INVALID_AFTER_DAYS"])
+                                       * self.scale)
         self.batch = max(1, int(config["CHECK_BATCH_SIZE"]))
         self.host_concurrency = max(1, int(config["HOST_CONCURRENCY"]))
         self.host_spacing = max(0.0, float(config["HOST_SPACING_SECONDS"]))
         self.slot_wait = max(1.0, self.lease.total_seconds() / 3)
         self.gate = HostGate(db, holder=worker,
                              lease=timedelta(seconds=float(config["HOST_SLOT_LEASE_SECONDS"])),
-                             clock=clock)
+                             clock=clock,
+                             request_timeout=timedelta(seconds=float(config["CHECK_TIMEOUT"])))
         self.threads = max(1, int(config["CHECK_CONCURRENCY"]))
         self.pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="check")
         self._lock = threading.Lock()
@@ -157,7 +160,15 @@ class CheckEngine:
         host = claim.host
 
         def before_request(request_host: str) -> None:
-            if request_host != host:
+            if request_host != host:  # a picture on another host (a CDN): its own politeness
+                other = self.gate.acquire(request_host, self.host_concurrency,
+                                          self.host_spacing, wait=self.slot_wait)
+                if other is None:
+                    raise RequestRefused(f"no politeness slot free for {request_host}")
+                try:
+                    self.gate.before_request(other)
+                finally:
+                    self.gate.release(other)
                 return
             if not self.gate.before_request(held[0]):  # our slot lease ran out: take one again
                 lease = self.gate.acquire(host, *self._limits(claim), wait=self.slot_wait)
@@ -283,7 +294,8 @@ class CheckEngine:
         try:
             with self.db.session(claim=True) as session:
                 written = record_checks(session, checked, worker=self.worker, now=now,
-                                        confirm_after=self.confirm_after, scale=self.scale)
+                                        confirm_after=self.confirm_after, scale=self.scale,
+                                        invalid_after=self.invalid_after)
                 release_claims(session, released, worker=self.worker)
                 release_slots(session, slots, holder=self.worker)
                 session.commit()
@@ -296,7 +308,8 @@ class CheckEngine:
                     with self.db.session(claim=True) as session:
                         written_one = record_check(session, claim, outcome, worker=self.worker,
                                                    now=now, confirm_after=self.confirm_after,
-                                                   scale=self.scale)
+                                                   scale=self.scale,
+                                                   invalid_after=self.invalid_after)
                         session.commit()
                         count += written_one is not None
                 except IntegrityError:

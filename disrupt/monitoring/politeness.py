@@ -159,9 +159,15 @@ class HostGate:
 
     def __init__(self, db: Database, *, holder: str, lease: timedelta,
                  clock: Callable[[], datetime] = utcnow,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 request_timeout: timedelta | None = None) -> None:
         self.db, self.holder, self.lease = db, holder, lease
         self.clock, self.sleep = clock, sleep
+        # A request starts only on a lease that outlives it: renewed unless more than the
+        # request's own timeout (and a second of slack) is left, so a slow request can never
+        # run on past its slot into another worker's.
+        needed = (request_timeout or lease / 2) + timedelta(seconds=1)
+        self.renew_within = min(max(lease / 2, needed), lease)
 
     def try_acquire(self, host: str, concurrency: int, spacing: float) -> SlotLease | None:
         with self.db.session(claim=True) as session:
@@ -199,8 +205,11 @@ class HostGate:
         start = lease.reserved_start
         lease.reserved_start = None
         now = self.clock()
+        if start is not None and lease.held_until - max(now, start) <= self.renew_within:
+            # The check waited its turn past the lease: renew it, or learn it is lost.
+            start = None
         if start is None:
-            if lease.spacing <= timedelta(0) and lease.held_until - now > self.lease / 2:
+            if lease.spacing <= timedelta(0) and lease.held_until - now > self.renew_within:
                 return True
             with self.db.session(claim=True) as session:
                 start = reserve_start(session, lease, holder=self.holder, lease_for=self.lease,

@@ -1,4 +1,5 @@
-"""Pure verdict helpers: reading pages, platform removal rules, soft-404 fingerprints.
+"""Pure verdict helpers: platform removal rules, soft-404 fingerprints (pages are read by
+:mod:`disrupt.monitoring.page`, never by regular expressions).
 
 ``Platform.removal_rules`` is a JSON dict of lists of strings whose keys the platform
 registry defines and validates (``disrupt.platforms.services.RULE_KEYS``):
@@ -12,21 +13,23 @@ registry defines and validates (``disrupt.platforms.services.RULE_KEYS``):
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from disrupt.monitoring.page import PARSE_LIMIT, read_page
+
 RULE_KEYS = ("soft_404_markers", "placeholder_redirects", "placeholder_digests")
 
-#: Machine codes stored in URLCheck.rule.
+#: Machine codes stored in URLCheck.rule; docs/verdicts.md documents each (a test keeps
+#: the two the same).
 RULES = frozenset({
     "status_removed", "status_restricted", "status_inconclusive", "network", "guard",
     "placeholder_url", "placeholder_digest", "platform_marker", "soft404_fingerprint",
     "login_wall", "captcha", "media_match", "media_replaced", "media_unreadable",
     "media_unavailable", "media_too_large", "page_passes", "page_truncated", "media_served",
-    "empty",
+    "empty", "picture_not_confirmed", "pictures_bound", "media_now_page",
 })
 
 _LOGIN_URL = re.compile(
@@ -37,9 +40,6 @@ _LOGIN_URL = re.compile(
 )
 _CAPTCHA = (b"g-recaptcha", b"h-captcha", b"hcaptcha.com", b"cf-chl-", b"challenge-platform",
             b"captcha-delivery", b"/cdn-cgi/challenge", b"px-captcha")
-_PASSWORD_INPUT = re.compile(rb"<input[^>]+type\s*=\s*[\"']?password", re.IGNORECASE)
-
-PARSE_LIMIT = 1_000_000  # bytes of a page read for tags and text
 
 
 def rules_of(raw: dict[str, Any] | None) -> dict[str, list[str]]:
@@ -58,15 +58,19 @@ def is_placeholder_url(url: str | None, prefixes: list[str]) -> bool:
     return bool(url) and any(url.startswith(prefix) for prefix in prefixes)
 
 
-def login_wall(final_url: str | None, redirected: bool, body: bytes) -> bool:
-    """A login, consent or age-gate page in place of the content (after a redirect)."""
+def login_wall(final_url: str | None, redirected: bool, body: bytes,
+               password_input: bool | None = None) -> bool:
+    """A login, consent or age-gate page in place of the content (after a redirect).
+    ``password_input``: whether the page has one, when the caller already parsed it."""
     if not redirected:
         return False
     if final_url:
         parts = urllib.parse.urlsplit(final_url)
         if _LOGIN_URL.search(parts.path) or _LOGIN_URL.search(parts.query):
             return True
-    return _PASSWORD_INPUT.search(body[:PARSE_LIMIT]) is not None
+    if password_input is None:
+        password_input = read_page(body, final_url or "").password_input
+    return password_input
 
 
 def captcha(body: bytes) -> bool:
@@ -74,83 +78,42 @@ def captcha(body: bytes) -> bool:
     return any(marker in head for marker in _CAPTCHA)
 
 
-def marker_found(body: bytes, markers: list[str]) -> str | None:
+def marker_found(body: bytes, markers: list[str], visible_text: str | None = None) -> str | None:
+    """The first marker found in the page's visible text (not in its scripts: a site's
+    script bundles carry its error messages on every page)."""
     if not markers:
         return None
-    text = html.unescape(body[:PARSE_LIMIT].decode("utf-8", "replace")).lower()
-    text = re.sub(r"\s+", " ", text)
+    if visible_text is None:
+        visible_text = read_page(body, "").text
+    text = " ".join(visible_text.lower().split())
     for marker in markers:
         if re.sub(r"\s+", " ", marker.lower()) in text:
             return marker
     return None
 
 
-# -- reading pages ----------------------------------------------------------------------
+# -- page text -------------------------------------------------------------------------
 
-_TAG = re.compile(r"<(meta|img|link)\b([^>]*)>", re.IGNORECASE)
-_ATTR = re.compile(r"([a-zA-Z_:][-a-zA-Z0-9_:.]*)\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s\"'>]+)")
-_SCRIPT_STYLE = re.compile(r"<(script|style|noscript|template)\b.*?</\1\s*>",
-                           re.IGNORECASE | re.DOTALL)
-_TAGS = re.compile(r"<[^>]*>")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.IGNORECASE | re.DOTALL)
 _WORD = re.compile(r"[^\W\d_]{2,}", re.UNICODE)
 
 
-def _attrs(text: str) -> dict[str, str]:
-    return {k.lower(): html.unescape(v.strip("\"'")) for k, v in _ATTR.findall(text)}
-
-
-def _int(value: str | None) -> int:
-    match = re.match(r"\s*(\d+)", value or "")
-    return int(match.group(1)) if match else 0
-
-
-def main_images(body: bytes, base_url: str, limit: int = 2) -> list[str]:
-    """Where the page's main picture is: og:image / twitter:image first, then the
-    <img> elements, largest declared area first (absolute http(s) URLs only)."""
-    text = body[:PARSE_LIMIT].decode("utf-8", "replace")
-    meta: list[str] = []
-    images: list[tuple[int, int, str]] = []
-    for order, (tag, raw) in enumerate(_TAG.findall(text)):
-        attrs = _attrs(raw)
-        tag = tag.lower()
-        if tag == "meta":
-            key = (attrs.get("property") or attrs.get("name") or "").lower()
-            if key in ("og:image", "og:image:url", "og:image:secure_url", "twitter:image") \
-                    and attrs.get("content"):
-                meta.append(attrs["content"])
-        elif tag == "link" and attrs.get("rel", "").lower() == "image_src" and attrs.get("href"):
-            meta.append(attrs["href"])
-        elif tag == "img":
-            src = attrs.get("src") or attrs.get("data-src")
-            if src and not src.startswith("data:"):
-                area = _int(attrs.get("width")) * _int(attrs.get("height"))
-                images.append((-area, order, src))
-    found: list[str] = []
-    for src in meta + [src for _, _, src in sorted(images)]:
-        absolute = urllib.parse.urljoin(base_url, src.strip())
-        if absolute.startswith(("http://", "https://")) and absolute not in found:
-            found.append(absolute)
-        if len(found) >= limit:
-            break
-    return found
-
-
-def page_text(body: bytes, *, remove: tuple[str, ...] = ()) -> str:
-    """Visible words of a page, lower-cased, without digits and without the given
-    strings (the requested path, which pages often echo)."""
-    text = body[:PARSE_LIMIT].decode("utf-8", "replace")
-    text = _SCRIPT_STYLE.sub(" ", text)
-    text = html.unescape(_TAGS.sub(" ", text)).lower()
+def words_of(text: str, *, remove: tuple[str, ...] = ()) -> str:
+    """The words of a page's visible text, lower-cased, without digits and without the
+    given strings (the requested path, which pages often echo)."""
+    text = text.lower()
     for token in remove:
         if token:
             text = text.replace(token.lower(), " ")
     return " ".join(_WORD.findall(text))
 
 
+def page_text(body: bytes, *, remove: tuple[str, ...] = ()) -> str:
+    """Visible words of a page (see :func:`words_of`)."""
+    return words_of(read_page(body, "").text, remove=remove)
+
+
 def title(body: bytes) -> str | None:
-    match = _TITLE.search(body[:PARSE_LIMIT].decode("utf-8", "replace"))
-    return html.unescape(match.group(1)).strip()[:200] if match else None
+    return read_page(body, "").title
 
 
 def simhash(text: str) -> str:
@@ -195,8 +158,15 @@ class PageFingerprint:
 
 
 def fingerprint(final_url: str, redirected: bool, body: bytes, requested_url: str,
-                truncated: bool = False, media: bool = False) -> PageFingerprint:
-    text = "" if media else page_text(body, remove=url_tokens(requested_url))
+                truncated: bool = False, media: bool = False,
+                visible_text: str | None = None) -> PageFingerprint:
+    """``visible_text``: the page's text when the caller already parsed it."""
+    if media:
+        text = ""
+    elif visible_text is not None:
+        text = words_of(visible_text, remove=url_tokens(requested_url))
+    else:
+        text = page_text(body, remove=url_tokens(requested_url))
     return PageFingerprint(
         final_url=final_url,
         redirected=redirected,

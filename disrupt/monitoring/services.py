@@ -35,9 +35,10 @@ class ClaimedURL:
     spacing: float | None = None
     rules: dict[str, Any] = field(default_factory=dict)
     hashes: tuple[HashRecord, ...] = ()
+    seen_matching: bool = False
 
     def target(self) -> CheckTarget:
-        return CheckTarget(self.url, self.hashes, self.rules)
+        return CheckTarget(self.url, self.hashes, self.rules, seen_matching=self.seen_matching)
 
 
 def _due(now: datetime) -> Any:
@@ -90,7 +91,7 @@ def claim_due_urls(
     rows = session.execute(
         select(ReportedURL.id, ReportedURL.url, ReportedURL.next_check_at, ReportedURL.host,
                ReportedURL.case_id, Platform.check_concurrency, Platform.check_spacing_seconds,
-               Platform.removal_rules)
+               Platform.removal_rules, ReportedURL.picture_confirmed_at)
         .outerjoin(Platform, Platform.id == ReportedURL.platform_id)
         .where(ReportedURL.id.in_(ids))
         .order_by(ReportedURL.next_check_at, ReportedURL.id)
@@ -105,7 +106,8 @@ def claim_due_urls(
     return [
         ClaimedURL(id=r.id, url=r.url, due_at=r.next_check_at, host=r.host, case_id=r.case_id,
                    concurrency=r.check_concurrency, spacing=r.check_spacing_seconds,
-                   rules=dict(r.removal_rules or {}), hashes=tuple(hashes[r.case_id]))
+                   rules=dict(r.removal_rules or {}), hashes=tuple(hashes[r.case_id]),
+                   seen_matching=r.picture_confirmed_at is not None)
         for r in rows
     ]
 
@@ -127,7 +129,8 @@ def release_claims(session: Session, claims: Sequence[ClaimedURL], *, worker: st
 _STATE_COLUMNS = (
     "state", "state_reason", "reappeared", "reappeared_at", "check_count",
     "indeterminate_streak", "first_seen_online_at", "last_seen_online_at",
-    "removal_suspected_at", "removed_at", "last_checked_at",
+    "removal_suspected_at", "removed_at", "last_checked_at", "picture_confirmed_at",
+    "network_failing_since",
 )
 _READ_COLUMNS = ("id", "case_id", "url", "created_at", "next_check_at", *_STATE_COLUMNS)
 
@@ -157,9 +160,10 @@ class RecordedCheck:
 
 
 def _apply(url: URLState, outcome: CheckOutcome, *, now: datetime, confirm_after: timedelta,
-           scale: float) -> str:
+           scale: float, invalid_after: timedelta | None) -> str:
     transition = apply_verdict(url, outcome.verdict, now=now,  # type: ignore[arg-type]
-                               confirm_after=confirm_after, reason=outcome.reason)
+                               confirm_after=confirm_after, reason=outcome.reason,
+                               rule=outcome.rule, invalid_after=invalid_after)
     url.next_check_at = next_check_at(
         state=url.state,
         reported_at=url.created_at,
@@ -175,18 +179,20 @@ def _apply(url: URLState, outcome: CheckOutcome, *, now: datetime, confirm_after
 
 def record_check(
     session: Session, claim: ClaimedURL, outcome: CheckOutcome, *, worker: str, now: datetime,
-    confirm_after: timedelta, scale: float,
+    confirm_after: timedelta, scale: float, invalid_after: timedelta | None = None,
 ) -> RecordedCheck | None:
     """Write the check and the new state, only while `worker` still holds the lease for
-    this due time; otherwise another worker took over and this result is dropped."""
+    this due time; otherwise another worker took over and this result is dropped.
+    `invalid_after`: how long network failures may last before the URL is invalid."""
     written = record_checks(session, [(claim, outcome)], worker=worker, now=now,
-                            confirm_after=confirm_after, scale=scale)
+                            confirm_after=confirm_after, scale=scale,
+                            invalid_after=invalid_after)
     return written[0] if written else None
 
 
 def record_checks(
     session: Session, results: Sequence[tuple[ClaimedURL, CheckOutcome]], *, worker: str,
-    now: datetime, confirm_after: timedelta, scale: float,
+    now: datetime, confirm_after: timedelta, scale: float, invalid_after: timedelta | None = None,
 ) -> list[RecordedCheck]:
     """Batch form of :func:`record_check`: one transaction for many results. Rows are
     locked (PostgreSQL; SQLite's write lock is held from BEGIN IMMEDIATE) and re-checked
@@ -211,7 +217,8 @@ def record_checks(
         url = held.pop(claim.id, None)  # pop: a URL twice in one batch is written once
         if url is None or url.next_check_at != claim.due_at:
             continue
-        transition = _apply(url, outcome, now=now, confirm_after=confirm_after, scale=scale)
+        transition = _apply(url, outcome, now=now, confirm_after=confirm_after, scale=scale,
+                            invalid_after=invalid_after)
         if transition == "reappeared":
             reappeared.append((url, outcome))
         if transition in ("removed", "reappeared"):

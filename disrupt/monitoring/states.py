@@ -10,13 +10,28 @@ _ESTABLISHED = ("online", "removal_suspected", "removed")
 
 
 def apply_verdict(
-    url: ReportedURL, verdict: str, *, now: datetime, confirm_after: timedelta, reason: str
+    url: ReportedURL, verdict: str, *, now: datetime, confirm_after: timedelta, reason: str,
+    rule: str | None = None, invalid_after: timedelta | None = None,
 ) -> str:
-    """Move `url` to its next state; returns the transition name for the timeline."""
+    """Move `url` to its next state; returns the transition name for the timeline.
+
+    Network failures (rule ``network``) are indeterminate until they have lasted
+    `invalid_after` without a break; the URL is then invalid (no longer checked)."""
     previous = url.state
     url.check_count += 1
     url.last_checked_at = now
     url.state_reason = reason[:200]
+    if verdict == "online" and rule == "media_match" and url.picture_confirmed_at is None:
+        url.picture_confirmed_at = now
+    if verdict == "indeterminate" and rule == "network":
+        if url.network_failing_since is None:
+            url.network_failing_since = now
+        elif invalid_after is not None and now - url.network_failing_since >= invalid_after:
+            verdict = "invalid"
+            since = url.network_failing_since.strftime("%Y-%m-%d")
+            url.state_reason = f"network failures since {since}: {reason}"[:200]
+    elif verdict != "invalid":
+        url.network_failing_since = None
     if verdict == "indeterminate":
         url.indeterminate_streak += 1
         if previous not in _ESTABLISHED:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,9 @@ from disrupt.tracing.rdap import (
 
 RDAP_MAX_BYTES = 1_000_000
 Resolver = Callable[[str], list[str]]
+#: ``site_turn(host)`` holds the host's politeness turn around the request to the site
+#: itself, yielding False when no turn came (the site is then not asked).
+SiteTurn = Callable[[str], AbstractContextManager[bool]]
 
 
 @dataclass(frozen=True)
@@ -67,10 +71,12 @@ def system_resolver(host: str) -> list[str]:
 
 class Tracer:
     def __init__(self, settings: TraceSettings, *, now: Callable[[], datetime],
-                 resolve: Resolver = system_resolver) -> None:
+                 resolve: Resolver = system_resolver,
+                 site_turn: SiteTurn = lambda host: nullcontext(True)) -> None:
         self.settings = settings
         self.now = now
         self.resolve = resolve
+        self.site_turn = site_turn
 
     def _fetch(self, url: str, max_bytes: int) -> FetchResult:
         s = self.settings
@@ -125,8 +131,11 @@ class Tracer:
         page), else from the name of the network's holder."""
         network = result.network or {}
         holder = cdn_from_holder(network.get("holder"), network.get("name"))
+        answer = None
         if result.addresses:
-            answer = self._fetch(origin + "/", 65_536)
+            with self.site_turn(result.host) as turn:
+                answer = self._fetch(origin + "/", 65_536) if turn else None
+        if answer is not None:
             found = cdn_from_headers(answer.headers or {}) if not answer.error else None
             if found:
                 result.cdn, result.cdn_evidence = found[0], f"response header {found[1]}"

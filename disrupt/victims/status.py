@@ -46,6 +46,9 @@ def url_words(url: ReportedURL, case: Case) -> str:
     if state == "online" and url.reappeared and url.reappeared_at:
         return _("Came back on %(date)s. Still online: we are asking again for its removal.",
                  date=_day(url.reappeared_at))
+    if state == "online" and url.picture_confirmed_at is None:
+        return _("The page is online. We have not yet confirmed that it shows your picture: "
+                 "a caseworker will look at it.")
     if state == "online":
         return _("Still online.")
     if state == "removal_suspected":

@@ -29,8 +29,9 @@ def test_check_url_with_case_compares_media(tmp_path, case_image, other_image):
             assert len(result.stdout.strip().splitlines()) == 1
             return json.loads(result.stdout)
 
+        # Another picture than the victim's, never seen matching: not a removal (issue 12).
         replaced = check("/page/replaced", "--case", reference)
-        assert (replaced["verdict"], replaced["rule"]) == ("removed", "media_replaced")
+        assert (replaced["verdict"], replaced["rule"]) == ("online", "picture_not_confirmed")
         assert replaced["http_status"] == 200 and replaced["final_url"] == site.url(
             "/page/replaced")
         assert replaced["media_url"] == site.url("/img/other.jpg") and replaced["distance"] > 31

@@ -449,7 +449,46 @@ def test_unreadable_url_is_refused(url: str, reason: str) -> None:
 
 
 def test_errors_are_documented() -> None:
-    assert {"timeout", "connection", "tls", "protocol", "too_many_redirects", "guard"} == ERRORS
+    assert {"timeout", "connection", "tls", "protocol", "too_many_redirects", "guard",
+            "dns"} == ERRORS
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:0/", "http://localhost:0/a.jpg",
+                                 "https://127.0.0.1:0/"])
+def test_port_zero_is_refused_not_read_as_the_default(url: str) -> None:
+    transport = CountingTransport()
+    r = get(url, client=transport)
+    assert (r.error, r.refused_reason) == ("guard", "bad_port")
+    assert transport.sent == []
+
+
+def test_redirect_to_port_zero_is_refused(server: _Server) -> None:
+    transport = CountingTransport()
+    r = get(f"{server.base}/to?url=http://127.0.0.1:0/x", client=transport)
+    assert (r.error, r.refused_reason) == ("guard", "bad_port")
+    assert len(transport.sent) == 1
+
+
+def test_connects_to_the_port_it_checked(server: _Server) -> None:
+    transport = CountingTransport()
+    r = get(f"{server.base}/ok", client=transport)
+    assert r.status == 200
+    assert transport.sent[0].url.port == server.port
+
+
+@pytest.mark.parametrize("failure", [
+    socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+    socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"),
+    TimeoutError("resolving took too long"),
+])
+def test_dns_failure_is_a_network_error_not_a_refusal(
+        monkeypatch: pytest.MonkeyPatch, failure: Exception) -> None:
+    def resolver(*args: object, **kwargs: object) -> list[str]:
+        raise failure  # the internet's DNS is the one part mocked
+
+    monkeypatch.setattr(guard, "_getaddrinfo", resolver)
+    r = get("http://photos.example/p/1.jpg")
+    assert r.error == "dns" and r.refused_reason is None and r.status is None
 
 
 # --- TLS: connect to the IP, verify the name --------------------------------------

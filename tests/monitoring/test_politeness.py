@@ -1,6 +1,7 @@
 """Per-host politeness shared through the database: slots, leases, spacing."""
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from disrupt.monitoring.politeness import HostGate, SlotWant, release_slots
 from tests.monitoring.conftest import monitor_config, seed_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ITEM = re.compile(r"/item/[0-9]{1,6}")  # the soft-404 probe is /item/<8 digits>
 
 
 class Clock:
@@ -74,7 +76,7 @@ class _Recorder(BaseHTTPRequestHandler):
             cls.peak = max(cls.peak, cls.active)
         time.sleep(0.05)
         body = b"<html><title>x</title><body>a page with some words</body></html>"
-        self.send_response(404 if "disrupt-probe" in self.path else 200)
+        self.send_response(200 if ITEM.fullmatch(self.path) else 404)  # a probe: not found
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -136,3 +138,44 @@ def test_slots_of_many_hosts_in_one_transaction(mdb):
     again = b.try_acquire_many([SlotWant("clips.example", 2, 2, timedelta(0)),
                                 SlotWant("solo.example", 1, 1, timedelta(0))])
     assert len(again["clips.example"]) == 2 and len(again["solo.example"]) == 1
+
+
+def test_a_request_starts_only_on_a_lease_that_outlives_it(mdb):
+    """Renewed before each request unless the lease outlasts the request's timeout: a request
+    that runs to its timeout still ends inside its slot, never in another worker's."""
+    clock = Clock()
+    lease = timedelta(seconds=10)
+    a = HostGate(mdb, holder="worker-a", lease=lease, clock=clock,
+                 request_timeout=timedelta(seconds=6))
+    b = HostGate(mdb, holder="worker-b", lease=lease, clock=clock)
+    held = a.try_acquire("pics.example", 1, 0.0)
+    assert held is not None and a.before_request(held)  # fresh: its reserved start
+    clock.now = T0 + timedelta(seconds=4)  # 6 s left: not more than timeout + 1 s
+    assert a.before_request(held)
+    assert held.held_until == clock.now + lease
+    # The slot is held for the whole request: another worker cannot take it meanwhile.
+    clock.now += timedelta(seconds=6)
+    assert b.try_acquire("pics.example", 1, 0.0) is None
+    # Without that renewal (the old rule, half the lease) it would have been free.
+    clock.now += timedelta(seconds=4, milliseconds=1)
+    assert b.try_acquire("pics.example", 1, 0.0) is not None
+
+
+def test_a_slot_taken_over_while_its_check_waited_is_not_used(mdb):
+    """A slot is reserved when URLs are claimed; a check that waits in the worker's queue past
+    the lease may find another worker on its slot: its reserved start is not a licence."""
+    clock = Clock()
+    lease = timedelta(seconds=10)
+    a = HostGate(mdb, holder="worker-a", lease=lease, clock=clock,
+                 request_timeout=timedelta(seconds=3))
+    b = HostGate(mdb, holder="worker-b", lease=lease, clock=clock)
+    held = a.try_acquire("pics.example", 1, 0.0)
+    assert held is not None and held.reserved_start is not None
+    clock.now = T0 + lease + timedelta(seconds=1)
+    assert b.try_acquire("pics.example", 1, 0.0) is not None
+    assert not a.before_request(held)
+    # Waiting less than that, the same reserved start is renewed first and used.
+    again = b.try_acquire("other.example", 1, 0.0)
+    assert again is not None
+    clock.now += timedelta(seconds=6)
+    assert b.before_request(again) and again.held_until == clock.now + lease

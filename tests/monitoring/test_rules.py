@@ -3,6 +3,7 @@ the state machine and the schedule."""
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -81,8 +82,12 @@ def test_soft_404_site(case_image):
                                  b"small villages with friendly hosts.</p></body></html>")
         text = checker.check(CheckTarget(soft.url("/p/text")))
         assert (text.verdict, text.rule) == ("online", "page_passes")
-        probes = [p for _, p in soft.hits if "disrupt-probe-" in p]
+        known = {"/p/summer-2024", "/p/live", "/p/text", "/img/live.jpg"}
+        probes = [p for _, p in soft.hits if p not in known]
         assert len(probes) == 1  # cached per site
+        # The probe looks like the site's own path: same folder, a slug of the same shape.
+        assert re.fullmatch(r"/p/[a-z0-9]{6}-[0-9]{4}", probes[0]), probes[0]
+        assert "disrupt" not in probes[0] and probes[0] != "/p/summer-2024"
     finally:
         soft.stop()
 
@@ -94,13 +99,6 @@ def test_fingerprint_ignores_the_echoed_path():
     other = R.fingerprint("http://x/p/q", False, b"<p>" + b"a real page with words " * 5,
                           "http://x/p/q")
     assert R.same_as_probe(other, b) is None
-
-
-def test_main_images_prefers_og_image_then_the_largest():
-    body = (b'<meta property="og:image" content="/og.jpg"><img src="/small.png" width=10 '
-            b'height=10><img src="/big.jpg" width="800" height="600"><img src="data:x">')
-    assert R.main_images(body, "http://h.example/p/1", limit=3) == [
-        "http://h.example/og.jpg", "http://h.example/big.jpg", "http://h.example/small.png"]
 
 
 def test_compare_media(case_image, other_image):
@@ -133,7 +131,8 @@ def _url(state: str = "pending") -> SimpleNamespace:
     return SimpleNamespace(state=state, check_count=0, last_checked_at=None, state_reason=None,
                            indeterminate_streak=0, last_seen_online_at=None,
                            first_seen_online_at=None, removal_suspected_at=None,
-                           removed_at=None, reappeared=False, reappeared_at=None)
+                           removed_at=None, reappeared=False, reappeared_at=None,
+                           picture_confirmed_at=None, network_failing_since=None)
 
 
 def test_removal_needs_a_second_verdict_an_hour_later():
@@ -178,3 +177,40 @@ def test_schedule_ladders_and_backoff():
     assert due("indeterminate", T0, streak=20) == T0 + day
     assert due("online", T0, streak=1, retry=timedelta(hours=3)) == T0 + 3 * hour
     assert due("invalid", T0) is None
+
+
+def test_network_failures_are_indeterminate_until_they_last_for_days():
+    hour, week = timedelta(hours=1), timedelta(days=7)
+    url = _url()
+    for day in range(7):  # a week of DNS failures, a check a day: never invalid yet
+        verdict = apply_verdict(url, "indeterminate", now=T0 + timedelta(days=day),
+                                confirm_after=hour, reason="dns: no such name",
+                                rule="network", invalid_after=week)
+        assert verdict == "indeterminate" and url.state == "indeterminate"
+    assert url.network_failing_since == T0
+    # One answer in between starts the count again.
+    apply_verdict(url, "online", now=T0 + timedelta(days=6, hours=12), confirm_after=hour,
+                  reason="", rule="page_passes", invalid_after=week)
+    assert url.network_failing_since is None
+    apply_verdict(url, "indeterminate", now=T0 + timedelta(days=7), confirm_after=hour,
+                  reason="timeout", rule="network", invalid_after=week)
+    assert url.state == "online" and url.network_failing_since == T0 + timedelta(days=7)
+    # Failures for a whole week without a break: no longer checked, and the reason says why.
+    apply_verdict(url, "indeterminate", now=T0 + timedelta(days=14), confirm_after=hour,
+                  reason="timeout", rule="network", invalid_after=week)
+    assert url.state == "invalid" and "network failures since" in url.state_reason
+    assert next_check_at(state=url.state, reported_at=T0, removed_at=None,
+                         now=T0 + timedelta(days=14), indeterminate_streak=2,
+                         confirm_after=hour) is None
+
+
+def test_the_first_match_is_remembered():
+    url = _url()
+    apply_verdict(url, "online", now=T0, confirm_after=timedelta(hours=1), reason="",
+                  rule="picture_not_confirmed")
+    assert url.picture_confirmed_at is None
+    apply_verdict(url, "online", now=T0 + timedelta(hours=1), confirm_after=timedelta(hours=1),
+                  reason="", rule="media_match")
+    apply_verdict(url, "online", now=T0 + timedelta(hours=2), confirm_after=timedelta(hours=1),
+                  reason="", rule="media_match")
+    assert url.picture_confirmed_at == T0 + timedelta(hours=1)

@@ -5,6 +5,7 @@ lease, and no host ever sees more than its two concurrent requests across all wo
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,9 +24,11 @@ from disrupt.db import Database, utcnow
 from disrupt.monitoring.models import URLCheck
 from tests.conftest import _truncate_postgres, make_test_app
 
+ITEM = re.compile(r"/item/[0-9]{1,6}")  # the soft-404 probe is /item/<8 digits>
+
 HOSTS = [f"127.0.0.{i}" for i in range(10, 30)]
 URLS = 2000
-LEASE_SECONDS = 6
+LEASE_SECONDS = 10
 
 
 class _Sites:
@@ -62,7 +65,7 @@ class _Sites:
                         sites.active[ip] -= 1
                 body = b"<html><title>item</title><body>an item page</body></html>"
                 try:
-                    self.send_response(404 if "disrupt-probe" in self.path else 200)
+                    self.send_response(200 if ITEM.fullmatch(self.path) else 404)
                     self.send_header("Content-Type", "text/html")
                     self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
@@ -123,7 +126,7 @@ def test_three_workers_one_killed(postgres_server_url, tmp_path):
             "DISRUPT_HOST_SLOT_LEASE_SECONDS": str(LEASE_SECONDS),
             "DISRUPT_CHECK_BATCH_SIZE": "100", "DISRUPT_CHECK_CONCURRENCY": "24",
             "DISRUPT_HOST_CONCURRENCY": "2", "DISRUPT_HOST_SPACING_SECONDS": "0",
-            "DISRUPT_CHECK_TIMEOUT": "5",
+            "DISRUPT_CHECK_TIMEOUT": "3",
         })
         logs = [open(tmp_path / f"worker-{i}.log", "wb") for i in range(3)]  # noqa: SIM115
         for log in logs:
@@ -177,7 +180,7 @@ def test_three_workers_one_killed(postgres_server_url, tmp_path):
         # twice when a lease runs out mid-check – the killed worker's, or a starved one's –
         # but it is logged once).
         assert max(sites.peak.values()) <= 2
-        fetched = Counter(path for _, path in sites.requests if "disrupt-probe" not in path)
+        fetched = Counter(path for _, path in sites.requests if ITEM.fullmatch(path))
         assert len(fetched) == URLS
         for i, worker in enumerate(workers[1:], start=1):
             assert worker.poll() is None, (tmp_path / f"worker-{i}.log").read_text()[-2000:]

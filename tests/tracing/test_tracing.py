@@ -149,3 +149,38 @@ def test_bootstrap_longest_match_and_hostile_answers():
     with pytest.raises(RDAPError) as raised:
         _json(RDAPAnswer("u", 429, b"", retry_after=30), "limited")
     assert raised.value.retry_after == 30
+
+
+def test_the_site_is_asked_only_in_its_politeness_turn(sqlite_url, tmp_path, world):
+    """The look at the site's own answer takes a turn in the host's slots like a URL check:
+    while checks hold the host's first slot, the tracer does not add a request of its own."""
+    from disrupt.monitoring.politeness import HostGate
+
+    for server in world.servers:
+        server.hits.clear()
+    app = make_test_app(sqlite_url, tmp_path, RDAP_BOOTSTRAP_URL=world.bootstrap.base + "/",
+                        LEASE_SECONDS=3.0, HOST_SLOT_LEASE_SECONDS=60.0)
+    db = app.extensions["disrupt.db"]
+    now = utcnow()
+    with db.session() as s:
+        case = Case(reference="DSR-TURN", status="in_progress", created_at=now, updated_at=now)
+        s.add(case)
+        s.flush()
+        s.add(ReportedURL(case_id=case.id, url=f"http://{SITE_IP}:{world.site.port}/p/2",
+                          host=SITE_IP, created_at=now, next_check_at=now + timedelta(days=1)))
+        s.commit()
+    checks = HostGate(db, holder="checking-worker", lease=timedelta(seconds=60))
+    held = checks.try_acquire(SITE_IP, 1, 0.0)
+    assert held is not None
+    assert trace_due_hosts(db, app.config, worker="w1", now=lambda: now) == 1
+    assert world.site.hits == []
+    with db.session() as s:
+        trace = s.scalar(select(HostTrace))
+        assert trace.cdn_evidence in (None, "the network's holder")
+    checks.release(held)
+    later = now + timedelta(days=2)
+    assert trace_due_hosts(db, app.config, worker="w1", now=lambda: later) == 1
+    assert world.site.hits == ["/"]
+    with db.session() as s:
+        assert "cf-ray" in s.scalar(select(HostTrace)).cdn_evidence
+    db.dispose()
