@@ -11,8 +11,9 @@ from disrupt.paths import templates_dir
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: a list of small configure steps, config read here only."""
-    from disrupt import web
+    from disrupt import listeners, web
 
+    listeners.connect()
     app = Flask(
         __name__,
         instance_relative_config=True,
@@ -21,6 +22,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     for step in (
         web.configure_settings,
+        web.configure_proxy,
         web.configure_database,
         web.configure_security,
         web.configure_i18n,

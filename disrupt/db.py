@@ -1,12 +1,13 @@
 """SQLAlchemy base, engine and sessions. Views, jobs and CLI commands own the commit."""
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -48,6 +49,7 @@ def utcnow() -> datetime:
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     if url.startswith("sqlite"):
+        _create_private_file(url)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -60,6 +62,8 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Deleted and rewritten rows are overwritten with zeros, not left in free pages.
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -71,6 +75,20 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_private_file(url: str) -> None:
+    """SQLite creates -wal and -shm with the database file's mode: make it 0600 first."""
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except FileNotFoundError:  # no folder: SQLite will say so with its own error
+        return
+    os.close(fd)
 
 
 class Database:
@@ -100,6 +118,22 @@ class Database:
             raise
         finally:
             session.close()
+
+    def checkpoint(self) -> bool:
+        """SQLite: copy the WAL into the database and truncate it to zero bytes, so that
+        pages written before an erasure are gone from the WAL file too. Waits for readers up to
+        the busy timeout; False when one still held part of the WAL (the worker's retention
+        purge checkpoints again)."""
+        if not self.is_sqlite:
+            return True
+        raw = self.engine.raw_connection()  # outside any BEGIN: the checkpoint needs that
+        try:
+            cursor = raw.cursor()
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return not busy
 
     def dispose(self) -> None:
         self.engine.dispose()

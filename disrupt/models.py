@@ -7,7 +7,7 @@ from disrupt.operations.models import WorkerHeartbeat
 from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest, RequestReply
 from disrupt.tracing.models import HostTrace
-from disrupt.victims.models import LoginThrottle, VictimUpdate
+from disrupt.victims.models import ContactConfirmation, LoginThrottle, VictimUpdate
 
 __all__ = [
     "APIClient",
@@ -15,6 +15,7 @@ __all__ = [
     "PartnerHash",
     "AuditEvent",
     "Case",
+    "ContactConfirmation",
     "HostFingerprint",
     "HostSlot",
     "HostTrace",

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,16 +17,21 @@ from flask import (
     request,
     session,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext, lazy_gettext
-from flask_login import LoginManager, current_user, logout_user
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm import Session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from disrupt import config as settings
 from disrupt.db import Database, utcnow
+from disrupt.paths import private_folder
 from disrupt.security import DataCipher
 
 csrf = CSRFProtect()
+STAFF_SESSION_KEY = "sid"
+HSTS_SECONDS = 63_072_000  # two years
 login_manager = LoginManager()
 
 CONTENT_SECURITY_POLICY = "; ".join([
@@ -60,10 +64,10 @@ def configure_settings(app: Flask, overrides: Mapping[str, Any]) -> None:
     app.config.from_pyfile(os.path.join(app.instance_path, "config.py"), silent=True)
     app.config.update(settings.from_environment())
     app.config.update(overrides)
+    private_folder(Path(app.instance_path))
     settings.finish(app.config, Path(app.instance_path))
-    idle = timedelta(minutes=app.config["SESSION_IDLE_MINUTES"])
+    # Session cookies (no Expires): sessions end on the server (accounts/sessions.py).
     app.config.update(
-        PERMANENT_SESSION_LIFETIME=idle,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_REFRESH_EACH_REQUEST=True,
@@ -88,35 +92,24 @@ def configure_security(app: Flask, _overrides: Mapping[str, Any]) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "accounts.login"
-    login_manager.session_protection = "strong"
+    # Our own server-side sessions bind the client (sessions.py); flask-login only holds
+    # the user of the request.
+    login_manager.session_protection = None
 
-    @login_manager.user_loader
-    def _load_user(user_id: str) -> Any:
+    app.session_interface = _SessionInterface()
+
+    @login_manager.request_loader
+    def _load_user(_request: Any) -> Any:
+        """The staff member of this browser's server-side session, if it is still live."""
         from disrupt.accounts.models import User
 
-        uid, _, nonce = user_id.partition(":")
-        if not uid.isdigit():
+        record = resume_session("staff", STAFF_SESSION_KEY, app.config["SESSION_IDLE_MINUTES"])
+        if record is None:
+            if session_ended_by("staff") == "idle":
+                flash("Your session ended after a period without activity. Please log in "
+                      "again.")
             return None
-        user = db_session().get(User, int(uid))
-        if user is None or not user.active or user.session_nonce != nonce:
-            return None  # disabled, re-roled or 2FA reset since: the session ends
-        return user
-
-    @app.before_request
-    def _idle_timeout() -> None:
-        """Sessions end after SESSION_IDLE_MINUTES without a request (checked here on the
-        server, not only by the cookie's expiry)."""
-        if "_user_id" not in session:
-            return
-        idle = app.config["SESSION_IDLE_MINUTES"] * 60
-        seen = session.get("seen")
-        current = time.time()
-        if not isinstance(seen, int | float) or current - seen > idle:
-            logout_user()
-            session.clear()
-            flash("Your session ended after a period without activity. Please log in again.")
-            return
-        session["seen"] = int(current)
+        return db_session().get(User, record.user_id)
 
     @app.after_request
     def _headers(response):  # type: ignore[no-untyped-def]
@@ -129,7 +122,73 @@ def configure_security(app: Flask, _overrides: Mapping[str, Any]) -> None:
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = f"max-age={HSTS_SECONDS}"
         return response
+
+
+def configure_proxy(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    """Behind PROXY_FIX_HOPS reverse proxies, trust their X-Forwarded-For/-Proto/-Host (the
+    client's address for throttles and sessions; HTTPS for Secure cookies and HSTS)."""
+    hops = int(app.config["PROXY_FIX_HOPS"])
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+                                x_host=hops)
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie, holding only opaque tokens (and the CSRF token, language and
+    flashes), marked Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (
+            has_request_context() and request.is_secure)
+
+
+def client_fingerprint() -> str:
+    from disrupt.accounts.sessions import client_digest
+
+    return client_digest(current_app.config["SECRET_KEY"], request.remote_addr,
+                         request.headers.get("User-Agent"))
+
+
+def resume_session(kind: str, key: str, idle_minutes: float) -> Any:
+    """The live server-side session whose token this browser's cookie holds under `key`, or
+    None (the token is then dropped from the cookie). Checked and touched in its own short
+    write transaction, so a GET can end a session for good."""
+    from disrupt.accounts import sessions
+
+    token = session.get(key)
+    if token is None:
+        return None
+    with database().writer_sessionmaker() as writer:
+        record, why = sessions.resume(writer, token, kind=kind, client=client_fingerprint(),
+                                      idle=timedelta(minutes=idle_minutes), now=now())
+        writer.commit()
+    if record is None:
+        session.pop(key, None)
+        g.setdefault("session_end", {})[kind] = why
+    return record
+
+
+def session_ended_by(kind: str) -> str | None:
+    """Why this request's `kind` session just ended (idle, client, account...), if it did."""
+    return g.get("session_end", {}).get(kind)
+
+
+def start_session(kind: str, key: str, **owner: Any) -> None:
+    """A new server-side session for this browser (the view commits)."""
+    from disrupt.accounts import sessions
+
+    session[key] = sessions.start(db_session(), kind=kind, client=client_fingerprint(),
+                                  now=now(), **owner)
+
+
+def end_session(key: str, reason: str) -> None:
+    """Revoke this browser's session under `key` (the view commits)."""
+    from disrupt.accounts import sessions
+
+    sessions.revoke_token(db_session(), session.pop(key, None), now(), reason)
 
 
 def configure_i18n(app: Flask, _overrides: Mapping[str, Any]) -> None:
@@ -206,6 +265,13 @@ def db_session() -> Session:
 
 def now() -> datetime:
     return utcnow()
+
+
+def first_check_delay() -> timedelta:
+    """How long a new URL may wait for its first check (CHECK_FIRST_DELAY_MINUTES, scaled)."""
+    config = current_app.config
+    return timedelta(minutes=float(config["CHECK_FIRST_DELAY_MINUTES"])) * float(
+        config["TIME_SCALE"])
 
 
 def audit(action: str, record: Any = None, **detail: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from disrupt import listeners
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
 from disrupt.logs import configure_logging
@@ -14,12 +15,17 @@ from disrupt.monitoring.jobs import CheckEngine, run_due_checks
 from disrupt.operations.jobs import record_heartbeat
 from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
 from disrupt.tracing.jobs import trace_due_hosts
-from disrupt.victims.jobs import purge_retention, send_victim_updates
+from disrupt.victims.jobs import (
+    purge_retention,
+    send_contact_confirmations,
+    send_victim_updates,
+)
 
 log = logging.getLogger(__name__)
 
 
 def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingScheduler:
+    listeners.connect()
     scheduler = BlockingScheduler(timezone="UTC")
     tick = float(config["WORKER_TICK_SECONDS"])
     common = dict(trigger="interval", seconds=tick, coalesce=True, max_instances=1,
@@ -46,6 +52,9 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
                       **{**common, "seconds": float(config["TRACE_SECONDS"])})
     scheduler.add_job(send_victim_updates, id="send-victim-updates", args=(db, config),
                       kwargs={"worker": worker, "now": utcnow},
+                      **{**common, "seconds": float(config["VICTIM_UPDATE_SECONDS"])})
+    scheduler.add_job(send_contact_confirmations, id="send-contact-confirmations",
+                      args=(db, config), kwargs={"worker": worker, "now": utcnow},
                       **{**common, "seconds": float(config["VICTIM_UPDATE_SECONDS"])})
     return scheduler
 

@@ -3,6 +3,7 @@ platforms on 127.0.0.x over real HTTP, the worker's jobs, and the statistics."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import timedelta
 from io import BytesIO
@@ -20,10 +21,12 @@ from disrupt.monitoring.jobs import run_due_checks
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.services import add_platform
-from disrupt.victims.jobs import send_victim_updates
+from disrupt.victims.jobs import send_contact_confirmations, send_victim_updates
 from tests.conftest import make_test_app
 from tests.support.logs import log_lines, production_logs
 from tests.support.web import created_credentials, login, post_form
+
+CONFIRM_LINK = re.compile(r"/case/contact/confirm/([A-Za-z0-9_-]+)")
 
 
 def _jpeg(seed: int) -> bytes:
@@ -97,6 +100,13 @@ def _the_loop(database_url, tmp_path, platforms):
     reference, secret = created_credentials(response.get_data(as_text=True))
 
     worker = "test-worker"
+    # The address is confirmed by the link e-mailed to it before any update goes there.
+    assert send_contact_confirmations(db, app.config, worker=worker, now=utcnow) == 1
+    [link_mail] = mailbox.messages
+    token = CONFIRM_LINK.search(link_mail.get_body().get_content()).group(1)
+    confirm = f"/case/contact/confirm/{token}"
+    assert post_form(app.test_client(), confirm, {}, token_from=confirm).status_code == 200
+    mailbox.messages.clear()
     start = utcnow()
     first = start + timedelta(seconds=1)
     assert run_due_checks(db, app.config, worker=worker, now=lambda: first) == 3

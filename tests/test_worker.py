@@ -12,6 +12,7 @@ INTERVALS = {
     "raise-overdue-requests": "WORKER_TICK_SECONDS",
     "fold-statistics": "STATS_FOLD_SECONDS",
     "send-victim-updates": "VICTIM_UPDATE_SECONDS",
+    "send-contact-confirmations": "VICTIM_UPDATE_SECONDS",
     "purge-retention": "RETENTION_PURGE_SECONDS",
     "trace-hosts": "TRACE_SECONDS",
 }

@@ -85,3 +85,26 @@ class AuditEvent(Base):
     # The case the record belongs to (no foreign key: the log outlives an erased case).
     case_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class WebSession(Base):
+    """One log-in of a caseworker or one opened case page of a victim. The browser holds only
+    the random token; this row holds its SHA-256 digest, so a copy of the table opens
+    nothing. A row is refused once revoked, idle, or presented by another client."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # staff / victim
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                                index=True)
+    # The user's session_nonce at log in: a later disable, re-role or 2FA reset changes it.
+    user_nonce: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(index=True)
+    # HMAC of the client's address and user agent (never the text itself).
+    client_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(20))

@@ -17,7 +17,7 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
@@ -44,7 +44,16 @@ from disrupt.accounts.services import (
     recovery_codes_left,
     verify_second_factor,
 )
-from disrupt.web import audit, cipher, db_session, now
+from disrupt.web import (
+    STAFF_SESSION_KEY,
+    audit,
+    cipher,
+    db_session,
+    end_session,
+    login_manager,
+    now,
+    start_session,
+)
 
 bp = Blueprint("accounts", __name__, url_prefix="/console")
 
@@ -76,8 +85,8 @@ def _remote() -> str | None:
 
 
 def _begin_pending(user: User, stage: str) -> None:
+    end_session(STAFF_SESSION_KEY, "logout")
     session.clear()
-    session.permanent = True
     session["pending_login"] = {"uid": user.id, "nonce": user.session_nonce, "stage": stage,
                                 "at": int(time.time())}
 
@@ -96,11 +105,11 @@ def _pending_user(stage: str) -> User | None:
 
 
 def _finish_login(user: User) -> None:
+    """Both factors passed: a new server-side session; the cookie holds only its token."""
     complete_login(user, now())
     session.clear()
-    session.permanent = True
-    login_user(user)
-    session["seen"] = int(time.time())
+    start_session("staff", STAFF_SESSION_KEY, user=user)
+    login_manager._update_request_context_with_user(user)
 
 
 def _throttled() -> bool:
@@ -207,6 +216,7 @@ def enrol():  # type: ignore[no-untyped-def]
 @role_required()
 def logout():  # type: ignore[no-untyped-def]
     audit("logout", current_user._get_current_object())
+    end_session(STAFF_SESSION_KEY, "logout")
     db_session().commit()
     logout_user()
     session.clear()

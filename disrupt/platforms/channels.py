@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from disrupt.paths import private_folder, write_private_file
 from disrupt.platforms.models import REPLY_STATUSES, RemovalRequest
 from disrupt.platforms.services import PlatformReply
 
@@ -59,10 +60,9 @@ def send_internal_email(config: Any, *, to: str, subject: str, body: str, key: s
 
 def transmit(msg: EmailMessage, config: Any, *, key: str) -> None:
     if config["MAIL_TRANSPORT"] == "outbox":
-        folder = Path(config["OUTBOX_DIR"])
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = private_folder(Path(config["OUTBOX_DIR"]))
         # Named by the key: a repeated delivery overwrites instead of duplicating.
-        (folder / f"{key}.eml").write_bytes(msg.as_bytes())
+        write_private_file(folder / f"{key}.eml", msg.as_bytes())
         return
     try:
         with smtp_session(config) as smtp:

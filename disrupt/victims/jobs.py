@@ -11,6 +11,13 @@ from disrupt.cases.models import Case
 from disrupt.db import Database
 from disrupt.platforms.channels import DeliveryError, transmit
 from disrupt.security import DataCipher
+from disrupt.victims.confirmation import (
+    claim_confirmations,
+    confirmation_email,
+    record_confirmation_failed,
+    record_confirmation_sent,
+    release_confirmation,
+)
 from disrupt.victims.services import ThrottlePolicy, purge_erased_hashes, purge_throttles
 from disrupt.victims.updates import (
     claim_updates,
@@ -25,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def purge_retention(db: Database, config: Any, *, now: Callable[[], datetime]) -> dict[str, int]:
     """Drop finished lockout counters and the hash tombstones of erased cases whose
-    retention is over."""
+    retention is over; on SQLite, truncate the WAL."""
     moment = now()
     with db.session(claim=True) as session:
         purged = {
@@ -34,6 +41,7 @@ def purge_retention(db: Database, config: Any, *, now: Callable[[], datetime]) -
                 session, moment, timedelta(days=config["ERASED_HASH_RETENTION_DAYS"])),
         }
         session.commit()
+    db.checkpoint()  # also ends an erasure's checkpoint that a reader held up
     return purged
 
 
@@ -67,5 +75,40 @@ def send_victim_updates(db: Database, config: Any, *, worker: str,
             else:
                 record_update_failed(session, claim, worker=worker, now=now(), error=str(error),
                                      retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]))
+            session.commit()
+    return sent
+
+
+def send_contact_confirmations(db: Database, config: Any, *, worker: str,
+                               now: Callable[[], datetime]) -> int:
+    """E-mail its one confirmation link to every address a victim left; see
+    disrupt/victims/confirmation.py. Returns how many left."""
+    cipher = DataCipher(config["DATA_KEY"])
+    with db.session(claim=True) as session:
+        claims = claim_confirmations(
+            session, worker=worker, now=now(), cipher=cipher,
+            lease=timedelta(seconds=config["LEASE_SECONDS"]),
+            valid_for=timedelta(hours=float(config["VICTIM_CONTACT_CONFIRM_HOURS"])))
+        session.commit()
+    sent = 0
+    for claim in claims:
+        with db.session() as session:
+            message = confirmation_email(session, claim, cipher, config)
+        error: DeliveryError | None = None
+        if message is not None:
+            try:
+                transmit(message, config, key=claim.key)  # outside any transaction
+            except DeliveryError as exc:
+                log.warning("confirmation e-mail for case %s not sent: %s", claim.case_id, exc)
+                error = exc
+        with db.session(claim=True) as session:
+            if message is None:
+                release_confirmation(session, claim, worker=worker)
+            elif error is None:
+                sent += record_confirmation_sent(session, claim, worker=worker, now=now())
+            else:
+                record_confirmation_failed(
+                    session, claim, worker=worker, now=now(), error=str(error),
+                    retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]))
             session.commit()
     return sent

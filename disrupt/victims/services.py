@@ -11,15 +11,12 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from disrupt.accounts.models import AuditEvent
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import (
     STOPPED_STATUSES,
     Case,
     MediaHash,
     Message,
-    Note,
-    Referral,
     ReportedURL,
 )
 from disrupt.cases.services import (
@@ -29,8 +26,8 @@ from disrupt.cases.services import (
     post_message,
     priority_for,
 )
-from disrupt.monitoring.models import URLCheck
-from disrupt.platforms.models import Platform, RemovalRequest, removal_request_urls
+from disrupt.events import case_erased, case_withdrawn, require_listeners
+from disrupt.platforms.models import RemovalRequest, removal_request_urls
 from disrupt.security import (
     DUMMY_HASH,
     DataCipher,
@@ -40,11 +37,10 @@ from disrupt.security import (
     new_case_secret,
     verify_secret,
 )
+from disrupt.victims.confirmation import forget_confirmation
 from disrupt.victims.models import LoginThrottle
-from disrupt.victims.updates import forget_updates
 
 OPEN_STATUSES = ("new", "in_progress")
-ERASED_TEXT = "erased"
 
 
 def open_case(
@@ -60,6 +56,7 @@ def open_case(
     cipher: DataCipher,
     now: datetime,
     reporter: str = "self",
+    first_check_delay: timedelta = timedelta(0),
 ) -> tuple[Case, str]:
     """Create the case; returns it with the secret, which is shown once and stored hashed."""
     secret = new_case_secret()
@@ -84,7 +81,8 @@ def open_case(
     session.add(case)
     session.flush()
     for url in urls:
-        add_reported_url(session, case, url, reported_by="victim", now=now)
+        add_reported_url(session, case, url, reported_by="victim", now=now,
+                         first_check_delay=first_check_delay)
     for submitted in hashes:
         add_media_hash(session, case, submitted, now)
     _victim_audit(session, "victim.case_opened", case, now, urls=len(urls), hashes=len(hashes))
@@ -209,9 +207,11 @@ def _require_open(case: Case) -> None:
         raise CaseClosedToChanges(case.status)
 
 
-def add_urls(session: Session, case: Case, urls: list[str], now: datetime) -> list[ReportedURL]:
+def add_urls(session: Session, case: Case, urls: list[str], now: datetime,
+             first_check_delay: timedelta = timedelta(0)) -> list[ReportedURL]:
     _require_open(case)
-    added = [add_reported_url(session, case, url, reported_by="victim", now=now) for url in urls]
+    added = [add_reported_url(session, case, url, reported_by="victim", now=now,
+                              first_check_delay=first_check_delay) for url in urls]
     if case.status == "closed":
         case.status = "in_progress"
     _victim_audit(session, "victim.urls_added", case, now, count=len(added))
@@ -243,110 +243,41 @@ def mark_messages_read(session: Session, case: Case, now: datetime) -> None:
                                           Message.read_at.is_(None)).values(read_at=now))
 
 
-def _cancel_queued_requests(session: Session, case: Case, reason: str) -> None:
-    session.execute(update(RemovalRequest).where(
-        RemovalRequest.case_id == case.id, RemovalRequest.status.in_(("draft", "queued")),
-    ).values(status="failed", last_error=reason, next_attempt_at=None))
-
-
 def forget_contact(session: Session, case: Case, now: datetime) -> None:
     """The victim wants no more update e-mails: their address is deleted."""
     case.contact_encrypted = None
     case.updated_at = now
+    forget_confirmation(session, case.id)
     _victim_audit(session, "victim.contact_removed", case, now)
 
 
 def withdraw_case(session: Session, case: Case, now: datetime) -> None:
     """Hashes leave the exchange at once (status withdrawn); URL checks stop; notices not yet
-    sent are cancelled."""
+    sent are cancelled (each feature does its part on `case_withdrawn`)."""
     _require_open(case)
+    require_listeners(case_withdrawn)
     case.status = "withdrawn"
     case.withdrawn_at = now
     case.updated_at = now
-    session.execute(update(MediaHash).where(MediaHash.case_id == case.id,
-                                            MediaHash.status == "active")
-                    .values(status="withdrawn", status_changed_at=now))
-    _cancel_queued_requests(session, case, "withdrawn by the victim")
+    case_withdrawn.send(case, session=session, now=now)
     _victim_audit(session, "victim.case_withdrawn", case, now)
 
 
 def erase_case(session: Session, case: Case, now: datetime) -> None:
-    """Delete the case's personal data. What stays is anonymous: dates, states and platforms
-    for the statistics, and the hash values as tombstones marked deleted, so partner platforms
-    are told to delete them (a retention purge removes them later)."""
+    """Delete the case's personal data: each feature erases its own on `case_erased`. What
+    stays is anonymous: dates, states and platforms for the statistics, and the hash values
+    as tombstones marked deleted, so partner platforms are told to delete them (a retention
+    purge removes them later). The caller commits, then calls listeners.after_erasure."""
     if case.status == "erased":
         return
-    case_id = case.id
-    url_ids = list(session.scalars(select(ReportedURL.id).where(ReportedURL.case_id == case_id)))
-    hash_ids = list(session.scalars(select(MediaHash.id).where(MediaHash.case_id == case_id)))
-    message_ids = list(session.scalars(select(Message.id).where(Message.case_id == case_id)))
-    note_ids = list(session.scalars(select(Note.id).where(Note.case_id == case_id)))
-    request_ids = list(session.scalars(select(RemovalRequest.id)
-                                       .where(RemovalRequest.case_id == case_id)))
-    referral_ids = list(session.scalars(select(Referral.id).where(Referral.case_id == case_id)))
-
-    _cancel_queued_requests(session, case, "case erased")
-    session.execute(delete(Message).where(Message.case_id == case_id))
-    session.execute(delete(Note).where(Note.case_id == case_id))
-    session.execute(update(Referral).where(Referral.case_id == case_id).values(summary=None))
-    session.execute(update(RemovalRequest).where(RemovalRequest.case_id == case_id).values(
-        subject=ERASED_TEXT, body=ERASED_TEXT, last_error=None))
-    session.execute(update(MediaHash).where(MediaHash.case_id == case_id).values(
-        status="deleted", label=None, status_changed_at=now))
-    rows = session.execute(select(ReportedURL.id, ReportedURL.platform_id)
-                           .where(ReportedURL.case_id == case_id)).all()
-    for url_id, platform_id in rows:
-        session.execute(update(ReportedURL).where(ReportedURL.id == url_id).values(
-            url=f"erased:{url_id}", host=_anonymous_host(session, platform_id),
-            state_reason=None, next_check_at=None, lease_owner=None, lease_expires_at=None))
-    if url_ids:
-        scrubbed: dict[str, object] = {"reason": ERASED_TEXT}
-        scrubbed.update({name: None for name in _URL_CHECK_URL_COLUMNS
-                         if hasattr(URLCheck, name)})
-        session.execute(update(URLCheck).where(URLCheck.reported_url_id.in_(url_ids))
-                        .values(**scrubbed))
-    if request_ids:
-        _scrub_replies(session, request_ids)
-
-    records = {"cases": [case_id], "reported_urls": url_ids, "media_hashes": hash_ids,
-               "messages": message_ids, "notes": note_ids, "removal_requests": request_ids,
-               "referrals": referral_ids}
-    for record_type, ids in records.items():
-        if ids:
-            session.execute(update(AuditEvent).where(AuditEvent.record_type == record_type,
-                                                     AuditEvent.record_id.in_(ids))
-                            .values(detail={}, remote_addr=None))
-    forget_updates(session, case_id)
-    case.contact_encrypted = None
-    case.secret_hash = None
+    require_listeners(case_erased)
+    urls = {url_id: url for url_id, url in session.execute(
+        select(ReportedURL.id, ReportedURL.url).where(ReportedURL.case_id == case.id))}
     case.status = "erased"
     case.erased_at = now
     case.updated_at = now
-    session.expire(case, ["urls", "hashes"])
+    case_erased.send(case, session=session, now=now, urls=urls)
     _victim_audit(session, "victim.case_erased", case, now)
-
-
-# Columns of a check that can hold the checked address or where it led.
-_URL_CHECK_URL_COLUMNS = ("final_url", "redirect_chain", "media_url")
-
-
-def _scrub_replies(session: Session, request_ids: list[int]) -> None:
-    """A platform's free-text answer may quote the address."""
-    try:
-        from disrupt.platforms.models import RequestReply
-    except ImportError:
-        return
-    session.execute(update(RequestReply).where(RequestReply.request_id.in_(request_ids))
-                    .values(reason=None))
-
-
-def _anonymous_host(session: Session, platform_id: int | None) -> str:
-    if platform_id is None:
-        return ERASED_TEXT
-    platform = session.get(Platform, platform_id)
-    if platform is None or not platform.domains:
-        return ERASED_TEXT
-    return platform.domains[0].domain
 
 
 def _victim_audit(session: Session, action: str, case: Case, now: datetime, **detail: int) -> None:

@@ -23,7 +23,7 @@ from disrupt.cases.models import STOPPED_STATUSES, Case
 from disrupt.paths import translations_dir
 from disrupt.platforms.channels import organisation_email
 from disrupt.security import DataCipher
-from disrupt.victims.models import VictimUpdate
+from disrupt.victims.models import ContactConfirmation, VictimUpdate
 
 # A failed send waits SEND_RETRY_SECONDS, doubling, up to this; it is never given up.
 MAX_RETRY_DELAY = timedelta(hours=6)
@@ -53,7 +53,7 @@ def _due(now: datetime, min_gap: timedelta, worker: str):  # type: ignore[no-unt
     u = VictimUpdate
     return and_(
         Case.news_at.is_not(None), Case.contact_encrypted.is_not(None),
-        Case.status.not_in(STOPPED_STATUSES),
+        Case.status.not_in(STOPPED_STATUSES), _confirmed_address(),
         or_(u.case_id.is_(None), and_(
             or_(u.announced_news_at.is_(None), u.announced_news_at < Case.news_at),
             or_(u.sent_at.is_(None), u.sent_at <= now - min_gap),
@@ -61,6 +61,13 @@ def _due(now: datetime, min_gap: timedelta, worker: str):  # type: ignore[no-unt
             or_(u.lease_expires_at.is_(None), u.lease_expires_at < now,
                 u.lease_owner == worker))),
     )
+
+
+def _confirmed_address():  # type: ignore[no-untyped-def]
+    """Never to an address its owner has not confirmed (disrupt/victims/confirmation.py)."""
+    return select(ContactConfirmation.case_id).where(
+        ContactConfirmation.case_id == Case.id,
+        ContactConfirmation.confirmed_at.is_not(None)).exists()
 
 
 def claim_updates(session: Session, *, worker: str, now: datetime, lease: timedelta,
@@ -92,7 +99,7 @@ def update_email(case: Case, claim: ClaimedUpdate, cipher: DataCipher, config: d
     contact = cipher.decrypt(case.contact_encrypted) if case.contact_encrypted else None
     if not contact or case.status in STOPPED_STATUSES:
         return None
-    translate = _translations(case.language).gettext
+    translate = translations_for(case.language).gettext
     parts = [translate(BODY).format(organisation=config["ORGANISATION_NAME"])]
     if config.get("PUBLIC_URL"):
         parts.append(translate(LINK).format(url=config["PUBLIC_URL"]))
@@ -104,7 +111,7 @@ def update_email(case: Case, claim: ClaimedUpdate, cipher: DataCipher, config: d
 
 
 @lru_cache(maxsize=8)
-def _translations(language: str) -> Translations:
+def translations_for(language: str) -> Translations:
     """The portal's catalogue of `language`, read from disk once per process."""
     return Translations.load(str(translations_dir()), [language])
 

@@ -18,10 +18,13 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.services import DuplicateURL, case_messages
+from disrupt.listeners import after_erasure
+from disrupt.victims.confirmation import confirm_contact, contact_state
 from disrupt.victims.forms import (
     AddImagesForm,
     AddURLsForm,
@@ -54,7 +57,7 @@ from disrupt.victims.services import (
     withdraw_case,
 )
 from disrupt.victims.status import hash_rows, url_rows
-from disrupt.web import cipher, db_session, now
+from disrupt.web import cipher, db_session, first_check_delay, now
 
 bp = Blueprint("victims", __name__)
 
@@ -145,6 +148,7 @@ def new_case():  # type: ignore[no-untyped-def]
                 hashes=form.submitted_hashes,
                 cipher=cipher(),
                 now=now(),
+                first_check_delay=first_check_delay(),
             )
         except DuplicateURL:
             session_.rollback()
@@ -208,7 +212,8 @@ def _status_page(case: Case, **forms: Any):  # type: ignore[no-untyped-def]
     messages = case_messages(session_, case, cipher())
     page = render_template(
         "victims/status.html", case=case, urls=url_rows(case, request_dates(session_, case)),
-        hashes=hash_rows(session_, case), messages=messages, **forms)
+        hashes=hash_rows(session_, case), messages=messages,
+        contact_state=contact_state(session_, case, now()), **forms)
     mark_messages_read(session_, case, now())
     session_.commit()
     has_errors = any(f.errors for f in forms.values())
@@ -235,7 +240,7 @@ def add_case_urls():  # type: ignore[no-untyped-def]
                                         .where(ReportedURL.case_id == case.id)))
         new = [url for url in form.normalized_urls if url not in existing]
         try:
-            add_urls(session_, case, new, now())
+            add_urls(session_, case, new, now(), first_check_delay())
         except CaseClosedToChanges:
             session_.rollback()
             form.urls.errors = [_("This case is withdrawn: nothing can be added to it.")]
@@ -327,11 +332,28 @@ def erase():  # type: ignore[no-untyped-def]
     form = ConfirmForm()
     if form.validate_on_submit():
         session_ = db_session()
+        case_id = case.id
         erase_case(session_, case, now())
         session_.commit()
+        after_erasure(current_app.extensions["disrupt.db"], session_, current_app.config,
+                      case_id)
         _forget_case()
         return render_template("victims/erased.html")
     return render_template("victims/erase.html", form=form), (400 if form.errors else 200)
+
+
+@bp.route("/case/contact/confirm/<token>", methods=["GET", "POST"])
+def confirm_contact_address(token: str):  # type: ignore[no-untyped-def]
+    """The link of the confirmation e-mail. GET only shows a button: mail scanners open
+    links, and only the victim's own click may confirm."""
+    form = FlaskForm()  # the CSRF token only
+    if request.method == "POST" and form.validate_on_submit():
+        session_ = db_session()
+        confirmed = confirm_contact(session_, token, now())
+        session_.commit()
+        return render_template("victims/contact_confirm.html", form=None,
+                               confirmed=confirmed is not None), (200 if confirmed else 404)
+    return render_template("victims/contact_confirm.html", form=form, confirmed=False)
 
 
 @bp.post("/case/leave")

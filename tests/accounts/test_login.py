@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from disrupt.accounts import totp
-from disrupt.accounts.models import AuditEvent, RecoveryCode, User
+from disrupt.accounts.models import AuditEvent, RecoveryCode, User, WebSession
 from disrupt.accounts.services import (
     LOCKOUT,
     MAX_FAILED_LOGINS,
@@ -123,14 +122,59 @@ def test_second_factor_failures_lock_too_and_password_does_not_reset_them(app, d
     assert _password_step(fresh, "cw@example.org").status_code == 401
 
 
-def test_idle_timeout_ends_the_session(app):
+def _age_sessions(db, seconds):
+    with db.session() as s:
+        for row in s.scalars(select(WebSession)):
+            row.last_seen_at -= timedelta(seconds=seconds)
+        s.commit()
+
+
+def test_idle_timeout_ends_the_session(app, db):
     client = staff_client(app, "cw@example.org")
     assert client.get("/console/").status_code == 200
-    with client.session_transaction() as session:
-        session["seen"] = time.time() - app.config["SESSION_IDLE_MINUTES"] * 60 - 5
+    _age_sessions(db, app.config["SESSION_IDLE_MINUTES"] * 60 + 5)
     response = client.get("/console/")
     assert response.status_code == 302 and "/console/login" in response.location
     assert client.get("/console/").status_code == 302  # stays logged out
+    with db.session() as s:
+        assert s.scalar(select(WebSession.end_reason)) == "idle"
+
+
+def test_the_cookie_opens_nothing_after_logout_or_from_another_browser(app, db):
+    client = staff_client(app, "cw@example.org")
+    assert client.get("/console/").status_code == 200
+    cookie = client.get_cookie("session")
+    # The cookie copied into another browser (another user agent) is refused, and the
+    # session ends for the original browser too.
+    thief = app.test_client()
+    thief.set_cookie("session", cookie.value)
+    assert thief.get("/console/", headers={"User-Agent": "other"}).status_code == 302
+    assert client.get("/console/").status_code == 302
+    with db.session() as s:
+        assert s.scalar(select(WebSession.end_reason)) == "client"
+    # After a log out, replaying the old cookie opens nothing (ended on the server).
+    client = staff_client(app, "cw2@example.org")
+    cookie = client.get_cookie("session").value
+    page = client.get("/console/")
+    assert page.status_code == 200
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data)
+    assert client.post("/console/logout", data={"csrf_token": token.group(1).decode()}
+                       ).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    assert replay.get("/console/").status_code == 302
+    with db.session() as s:
+        assert "logout" in set(s.scalars(select(WebSession.end_reason)))
+
+
+def test_the_session_table_holds_no_token(app, db):
+    client = staff_client(app, "cw@example.org")
+    with client.session_transaction() as session:
+        token = session["sid"]
+    with db.session() as s:
+        row = s.scalar(select(WebSession))
+    assert row.token_digest != token and token not in row.token_digest
+    assert len(row.client_digest) == 64
 
 
 def test_pending_login_expires(app):

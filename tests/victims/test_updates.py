@@ -20,6 +20,7 @@ from disrupt.victims.services import erase_case, withdraw_case
 from disrupt.victims.updates import claim_updates
 from tests.conftest import make_test_app
 from tests.support.web import post_form
+from tests.victims.test_contact_confirmation import confirm_address
 from tests.victims.test_portal import follow, open_case
 
 CONTACT = "victim@example.net"
@@ -47,6 +48,7 @@ def _open(client, db, language="en"):  # type: ignore[no-untyped-def]
     reference, secret = open_case(client, contact=CONTACT, language=language)
     with db.session() as session:
         case_id = session.scalar(select(Case.id).where(Case.reference == reference))
+    confirm_address(db, case_id)  # updates go to confirmed addresses only
     return case_id, reference, secret
 
 

@@ -1,0 +1,31 @@
+"""Named domain events. A service emits them inside its transaction; each feature listens
+for what concerns its own tables (disrupt/listeners.py connects them in every process).
+
+Every event is sent with the case as sender and `session`, `now` as keyword arguments.
+"""
+from __future__ import annotations
+
+from blinker import Namespace
+
+_events = Namespace()
+
+#: The victim withdrew the case: what would still act on it stops (hashes leave the
+#: exchange, queued notices are cancelled).
+case_withdrawn = _events.signal("case-withdrawn")
+
+#: The victim erased the case: each feature deletes or scrubs its personal data. Also
+#: given `urls`, {reported URL id: the address as it was}, read before anyone scrubs it,
+#: so that no listener depends on the order in which the others run.
+case_erased = _events.signal("case-erased")
+
+#: After the erasure is committed: what lives outside the database (outbox files) goes.
+#: Sent with the case id as sender and `session`, `config` as keyword arguments.
+case_erasure_committed = _events.signal("case-erasure-committed")
+
+
+def require_listeners(signal: object) -> None:
+    """A promise kept by listeners must not be silently skipped in a process that forgot
+    to connect them."""
+    if not getattr(signal, "receivers", None):
+        raise RuntimeError(f"no listener is connected to {getattr(signal, 'name', signal)}; "
+                           "call disrupt.listeners.connect() when the process starts")

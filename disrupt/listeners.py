@@ -1,0 +1,34 @@
+"""Connects every feature's listeners to the domain events (disrupt/events.py). Called once
+per process: by create_app, the worker and the CLI. Connecting twice changes nothing."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from disrupt.accounts import erasure as accounts_erasure
+from disrupt.cases import erasure as cases_erasure
+from disrupt.dashboard import erasure as dashboard_erasure
+from disrupt.db import Database
+from disrupt.events import case_erasure_committed
+from disrupt.monitoring import erasure as monitoring_erasure
+from disrupt.platforms import erasure as platforms_erasure
+from disrupt.platforms.exchange import erasure as exchange_erasure
+from disrupt.victims import erasure as victims_erasure
+
+#: Each feature's erasure module: its PERSONAL and NOT_PERSONAL column declarations.
+ERASURE_MODULES = (accounts_erasure, cases_erasure, dashboard_erasure, monitoring_erasure,
+                   platforms_erasure, exchange_erasure, victims_erasure)
+
+
+def connect() -> None:
+    for module in ERASURE_MODULES:
+        module.connect()
+
+
+def after_erasure(db: Database, session: Session, config: Any, case_id: int) -> None:
+    """Once an erasure is committed: files outside the database go, and on SQLite the WAL
+    is checkpointed and truncated so that no old page of the case stays in it."""
+    case_erasure_committed.send(case_id, session=session, config=config)
+    session.commit()  # the listeners only read: end their read so the checkpoint is whole
+    db.checkpoint()
