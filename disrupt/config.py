@@ -80,13 +80,28 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "ERASED_HASH_RETENTION_DAYS": (30, "Days the hashes of an erased case stay in the exchange as "
                                        "Deleted, so partner platforms delete them; then purged"),
     "RETENTION_PURGE_SECONDS": (3600, "How often the worker runs the retention purge"),
-    "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker or victim session ends"),
-    "VICTIM_IDLE_MINUTES": (15, "Idle minutes before a victim's case page closes itself"),
-    "VICTIM_LOCKOUT_ATTEMPTS": (20, "Wrong secrets for one case reference before it is locked"),
+    "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker's session ends"),
+    "VICTIM_IDLE_MINUTES": (15, "Idle minutes before a victim's session (her case page) ends"),
+    "VICTIM_REFERENCE_SLOW_AFTER": (20, "Wrong secrets for one case reference (from any "
+                                        "client) before answers about it are slowed down; the "
+                                        "right secret always opens the case"),
+    "VICTIM_REFERENCE_DELAY_SECONDS": (2.0, "Longest wait added to an answer about a case "
+                                            "reference under guessing (it doubles from 1/8 s "
+                                            "with each further wrong secret)"),
     "VICTIM_CLIENT_ATTEMPTS": (60, "Wrong reference/secret pairs from one client address before "
                                    "that address is locked"),
-    "VICTIM_LOCKOUT_MINUTES": (30, "How long a locked reference or client address stays locked; "
-                                   "also the window in which failures are counted"),
+    "VICTIM_LOCKOUT_MINUTES": (30, "How long a locked client address stays locked; also the "
+                                   "window in which wrong secrets are counted"),
+    "VICTIM_CASES_PER_CLIENT_HOUR": (10, "Cases one client address may open in an hour"),
+    "VICTIM_URLS_PER_REQUEST": (200, "Web addresses a victim may send in one form"),
+    "VICTIM_URLS_PER_CASE": (500, "Web addresses one case may hold (victim's additions)"),
+    "VICTIM_HASHES_PER_REQUEST": (100, "Image fingerprints a victim may send in one form"),
+    "VICTIM_HASHES_PER_CASE": (200, "Image fingerprints one case may hold"),
+    "MAX_REQUEST_BYTES": (2_000_000, "Largest request body accepted; a larger one is refused "
+                                     "(413) before it is read"),
+    "CASE_MATCHES_PAGE_SIZE": (50, "Matches with other cases listed per page on a case page"),
+    "PLANTED_HASH_CASES": (5, "A fingerprint found in at least this many other cases is flagged "
+                              "\"possibly planted\" on the case page"),
     "PUBLIC_URL": ("", "The portal's address as victims reach it (https://…), written in the "
                        "update e-mails; empty: the e-mails give no link"),
     "VICTIM_UPDATE_SECONDS": (60.0, "How often the worker looks for case news to e-mail to the "

@@ -66,12 +66,19 @@ def configure_settings(app: Flask, overrides: Mapping[str, Any]) -> None:
     app.config.update(overrides)
     private_folder(Path(app.instance_path))
     settings.finish(app.config, Path(app.instance_path))
+    # Werkzeug refuses a larger body (413) from its Content-Length, before reading it.
+    app.config["MAX_CONTENT_LENGTH"] = int(app.config["MAX_REQUEST_BYTES"])
+    app.config["MAX_FORM_MEMORY_SIZE"] = int(app.config["MAX_REQUEST_BYTES"])
     # Session cookies (no Expires): sessions end on the server (accounts/sessions.py).
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_TIME_LIMIT=None,
+        # Flask-WTF's HTTPS check wants a Referer, which "Referrer-Policy: no-referrer" stops
+        # browsers from sending: every form would fail over HTTPS. The session-bound CSRF
+        # token and the SameSite cookie remain.
+        WTF_CSRF_SSL_STRICT=False,
     )
 
 
@@ -234,6 +241,10 @@ def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:
 
     for code, message in ((403, lazy_gettext("You do not have access to this page.")),
                           (404, lazy_gettext("This page does not exist.")),
+                          (413, lazy_gettext("This form is too large to send, so nothing was "
+                                             "saved. Please go back: what you typed is still "
+                                             "on the previous page. Send fewer images or web "
+                                             "addresses at a time.")),
                           (429, lazy_gettext("Too many attempts. Please wait a few minutes and "
                                              "try again."))):
         def handler(error: Exception, code: int = code, message: Any = message):  # type: ignore[no-untyped-def]

@@ -8,6 +8,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from disrupt import listeners
+from disrupt.accounts.jobs import purge_ended_sessions
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
 from disrupt.logs import configure_logging
@@ -45,6 +46,9 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
                       kwargs={"max_seconds": 20.0},
                       **{**common, "seconds": float(config["STATS_FOLD_SECONDS"])})
     scheduler.add_job(purge_retention, id="purge-retention", args=(db, config),
+                      kwargs={"now": utcnow},
+                      **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
+    scheduler.add_job(purge_ended_sessions, id="purge-sessions", args=(db, config),
                       kwargs={"now": utcnow},
                       **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
     scheduler.add_job(trace_due_hosts, id="trace-hosts", args=(db, config),

@@ -95,7 +95,7 @@ def _the_loop(database_url, tmp_path, platforms):
         "reporter": "self", "intimate": "yes",
         "age_group": "adult", "language": "en", "consent_notices": "y",
         "urls": "\n".join(urls), "hashes": json.dumps(hashes), "contact": "victim@example.net",
-    })
+    }, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:3000]
     reference, secret = created_credentials(response.get_data(as_text=True))
 

@@ -14,6 +14,7 @@ INTERVALS = {
     "send-victim-updates": "VICTIM_UPDATE_SECONDS",
     "send-contact-confirmations": "VICTIM_UPDATE_SECONDS",
     "purge-retention": "RETENTION_PURGE_SECONDS",
+    "purge-sessions": "RETENTION_PURGE_SECONDS",
     "trace-hosts": "TRACE_SECONDS",
 }
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.accounts import sessions
 from disrupt.accounts.models import AuditEvent
-from disrupt.events import case_erased
+from disrupt.events import case_erased, case_withdrawn
 
 PERSONAL = {"audit_events": ("remote_addr", "detail"),
             "web_sessions": ("token_digest", "client_digest", "user_nonce")}
@@ -31,5 +31,12 @@ def on_case_erased(case: Any, *, session: Session, now: datetime, urls: dict[int
     sessions.forget_case(session, case.id)  # the victim's case pages close everywhere
 
 
+def on_case_withdrawn(case: Any, *, session: Session, now: datetime, **_: object) -> None:
+    """Whoever else holds a copy of the case page's cookie loses it; the view that withdrew
+    opens a new session for the victim's own browser."""
+    sessions.revoke_case(session, case.id, now, "withdrawn")
+
+
 def connect() -> None:
     case_erased.connect(on_case_erased)
+    case_withdrawn.connect(on_case_withdrawn)

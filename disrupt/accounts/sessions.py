@@ -95,6 +95,13 @@ def revoke_user(session: Session, user_id: int, now: datetime, reason: str) -> i
                            .values(revoked_at=now, end_reason=reason)).rowcount or 0
 
 
+def revoke_case(session: Session, case_id: int, now: datetime, reason: str) -> int:
+    """Every open case page of a case, in every browser (a withdrawal)."""
+    return session.execute(update(WebSession).where(WebSession.case_id == case_id,
+                                                    WebSession.revoked_at.is_(None))
+                           .values(revoked_at=now, end_reason=reason)).rowcount or 0
+
+
 def forget_case(session: Session, case_id: int) -> None:
     """An erased case: its session rows go, not only end."""
     session.execute(delete(WebSession).where(WebSession.case_id == case_id))

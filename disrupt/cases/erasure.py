@@ -26,7 +26,7 @@ PERSONAL = {
 #: Text columns that hold codes, never anything about the victim. The hash values stay as
 #: tombstones: partner platforms must be told to delete them (see the README).
 NOT_PERSONAL = {
-    "cases": ("status", "age_group", "reporter", "language", "outcome"),
+    "cases": ("status", "age_group", "reporter", "intimate", "language", "outcome"),
     "messages": ("direction",),
     "referrals": ("recipient",),
     "reported_urls": ("reported_by", "state"),

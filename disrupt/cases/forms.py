@@ -4,6 +4,7 @@ from wtforms.validators import DataRequired, Length
 
 from disrupt.cases.models import AGE_GROUPS
 from disrupt.cases.services import CLOSE_OUTCOMES, MAX_MESSAGE, MAX_NOTE
+from disrupt.platforms.forms import INTIMACY_CONFIRMATION
 from disrupt.platforms.services import LEGAL_BASIS_NAMES, NOTICE_LANGUAGES
 
 
@@ -18,6 +19,7 @@ class RemovalRequestForm(FlaskForm):
     url_ids = SelectMultipleField("URLs", coerce=int, validators=[DataRequired()])
     legal_basis = SelectField("Legal basis", choices=list(LEGAL_BASIS_NAMES.items()))
     language = SelectField("Language", choices=[(lang, lang.upper()) for lang in NOTICE_LANGUAGES])
+    intimacy_confirmed = BooleanField(INTIMACY_CONFIRMATION)
 
 
 class AssignForm(FlaskForm):

@@ -3,6 +3,7 @@ another victim, or seen again): SHA-256 equality is an exact copy, PDQ distance 
 both qualities >= 50 a perceptual match (disrupt.hashing.matching)."""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -48,9 +49,42 @@ class HashMatcher:
         if not others:
             return []
         found: list[CaseMatch] = []
+        by_id = {other.id: other for other in others}
         for media in mine:
             for match in match_media(media, others):
-                other = next(o for o in others if o.id == match.id)
+                other = by_id[match.id]
                 found.append(CaseMatch(media.id, other.id, other.case_id, match.strength,
                                        match.pdq_distance))
         return found
+
+
+_STRENGTH_ORDER = {"exact_copy": 0, "corroborated": 1, "pdq": 2}
+
+
+@dataclass(frozen=True)
+class MatchPage:
+    """One page of a case's matches, and the fingerprints found in so many other cases
+    that they may have been planted (anyone can open a case with any fingerprint)."""
+
+    rows: list[CaseMatch]
+    total: int
+    page: int
+    pages: int
+    planted: dict[int, int]  # this case's hash id -> number of other cases holding it
+
+
+def match_page(matches: list[CaseMatch], *, page: int, page_size: int,
+               planted_at: int) -> MatchPage:
+    """Matches of ordinary fingerprints first, those of possibly planted ones last."""
+    cases_of: dict[int, set[int]] = defaultdict(set)
+    for match in matches:
+        cases_of[match.hash_id].add(match.other_case_id)
+    planted = {hash_id: len(cases) for hash_id, cases in cases_of.items()
+               if len(cases) >= planted_at}
+    ordered = sorted(matches, key=lambda m: (m.hash_id in planted,
+                                             _STRENGTH_ORDER.get(m.strength, 3),
+                                             m.other_case_id, m.other_hash_id))
+    pages = max(1, -(-len(ordered) // page_size))
+    page = min(max(page, 1), pages)
+    rows = ordered[(page - 1) * page_size:page * page_size]
+    return MatchPage(rows, len(ordered), page, pages, planted)

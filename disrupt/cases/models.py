@@ -11,6 +11,9 @@ CASE_STATUSES = ("new", "in_progress", "closed", "withdrawn", "erased")
 # The victim stopped the case: no more checks, notices, sharing or e-mails.
 STOPPED_STATUSES = ("withdrawn", "erased")
 AGE_GROUPS = ("adult", "minor", "unknown")
+# The victim's answer to "Are the images intimate?" ("no" is refused by the portal).
+INTIMATE_ANSWERS = ("yes", "unsure")
+INTIMATE_UNSURE = "unsure"
 PRIORITY_NORMAL, PRIORITY_HIGH, PRIORITY_MINOR = 0, 1, 2
 
 # DESIGN.md §6
@@ -34,6 +37,8 @@ class Case(Base):
     secret_hash: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(20), default="new")
     age_group: Mapped[str] = mapped_column(String(10), default="adult")
+    #: The victim's answer to "Are the images intimate?" (INTIMATE_ANSWERS).
+    intimate: Mapped[str | None] = mapped_column(String(10))
     reporter: Mapped[str] = mapped_column(String(10), default="self")  # self / supporter
     language: Mapped[str] = mapped_column(String(5), default="en")
     consent_notices: Mapped[bool] = mapped_column(default=False)
@@ -61,6 +66,12 @@ class Case(Base):
     @property
     def is_minor(self) -> bool:
         return self.age_group == "minor"
+
+    @property
+    def intimate_answer(self) -> str | None:
+        """The victim's answer to "Are the images intimate?" (INTIMATE_ANSWERS); None for a
+        case opened by staff or before the answer was kept."""
+        return self.intimate if self.intimate in INTIMATE_ANSWERS else None
 
 
 class MediaHash(Base):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.cases.models import PRIORITY_HIGH, PRIORITY_MINOR, PRIORITY_NORMAL, Case, ReportedURL
 from disrupt.cases.services import unread_victim_messages
+from disrupt.platforms.deadlines import overdue_clause
 from disrupt.platforms.models import RemovalRequest
 
 OPEN_STATUSES = ("new", "in_progress")
@@ -114,11 +115,13 @@ def _count(condition: ColumnElement[bool]) -> Any:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-def _deadlines() -> Any:
-    """The earliest deadline a platform is still running on, per case."""
+def _deadlines(now: datetime) -> Any:
+    """The earliest deadline a platform is still running on, per case, and whether one of
+    the case's requests is overdue (platforms.deadlines.overdue_clause)."""
     return (
         select(RemovalRequest.case_id.label("case_id"),
-               func.min(RemovalRequest.deadline_at).label("deadline"))
+               func.min(RemovalRequest.deadline_at).label("deadline"),
+               func.max(case((overdue_clause(now), 1), else_=0)).label("overdue"))
         .where(RemovalRequest.status.in_(WAITING_REQUEST_STATUSES),
                RemovalRequest.deadline_at.is_not(None))
         .group_by(RemovalRequest.case_id)
@@ -136,14 +139,14 @@ def queue_counts(session: Session, where: QueueFilter, viewer: Viewer,
     """Counts next to each filter, in one pass over the cases the viewer may see: each
     facet counted with the other active filters applied, and ``total`` with all of them.
     The deadline and platform are joined once, not probed once per facet."""
-    deadlines = _deadlines()
+    deadlines = _deadlines(now)
     query = select(Case.id).select_from(Case).outerjoin(
         deadlines, deadlines.c.case_id == Case.id)
     platform: ColumnElement[bool] = true()
     if where.platform_id is not None:
         on_platform = _on_platform(where.platform_id)
         query = query.join(on_platform, on_platform.c.case_id == Case.id)
-    is_overdue = deadlines.c.deadline < now
+    is_overdue = deadlines.c.overdue == 1
     scope = _scope(where.scope, viewer)
     status = _status(where.status)
     priority = _priority(where.priority)
@@ -176,8 +179,8 @@ def queue_page(session: Session, where: QueueFilter, viewer: Viewer, now: dateti
     total = counts["total"]
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
-    deadlines = _deadlines()
-    query = select(Case, deadlines.c.deadline).outerjoin(
+    deadlines = _deadlines(now)
+    query = select(Case, deadlines.c.deadline, deadlines.c.overdue).outerjoin(
         deadlines, deadlines.c.case_id == Case.id)
     if where.platform_id is not None:
         on_platform = _on_platform(where.platform_id)
@@ -185,13 +188,13 @@ def queue_page(session: Session, where: QueueFilter, viewer: Viewer, now: dateti
     query = (
         query.where(_visible(viewer), _scope(where.scope, viewer), _status(where.status),
                     _priority(where.priority), _age(where.age, now),
-                    deadlines.c.deadline < now if where.overdue else true())
+                    deadlines.c.overdue == 1 if where.overdue else true())
         .order_by(Case.priority.desc(), deadlines.c.deadline.is_(None), deadlines.c.deadline,
                   Case.created_at, Case.id)
         .limit(per_page).offset((page - 1) * per_page)
     )
-    rows = [QueueRow(case=c, deadline=d, overdue=d is not None and d < now)
-            for c, d in session.execute(query).all()]
+    rows = [QueueRow(case=c, deadline=d, overdue=bool(overdue))
+            for c, d, overdue in session.execute(query).all()]
     if rows:
         url_counts = dict(session.execute(
             select(ReportedURL.case_id, func.count())

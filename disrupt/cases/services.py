@@ -15,13 +15,13 @@ from disrupt.cases.models import (
     PRIORITY_HIGH,
     PRIORITY_MINOR,
     PRIORITY_NORMAL,
-    STOPPED_STATUSES,
     Case,
     MediaHash,
     Message,
     Note,
     ReportedURL,
 )
+from disrupt.cases.rules import ensure_work_allowed
 from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_many, normalize_url
 from disrupt.platforms.services import platform_for_host
 from disrupt.security import DataCipher
@@ -295,8 +295,7 @@ def add_note(session: Session, case: Case, body: str, *, author_id: int, cipher:
 
 
 def _check_workable(case: Case) -> None:
-    if case.status in STOPPED_STATUSES:
-        raise CaseActionError(f"The victim has {case.status} this case: it cannot be changed.")
+    ensure_work_allowed(case, CaseActionError)
 
 
 def assign_case(case: Case, assignee_id: int | None, now: datetime) -> None:

@@ -32,9 +32,10 @@ from disrupt.cases.forms import (
     StatusForm,
     URLActionForm,
 )
-from disrupt.cases.matches import HashMatcher
+from disrupt.cases.matches import HashMatcher, match_page
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter, queue_page
+from disrupt.cases.rules import work_refusal
 from disrupt.cases.services import (
     CLOSE_OUTCOMES,
     CaseActionError,
@@ -176,12 +177,17 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
     requests = list(session_.scalars(
         select(RemovalRequest).where(RemovalRequest.case_id == case.id)
         .order_by(RemovalRequest.created_at.desc())))
-    matches = _matcher().matches_for_case(session_, case, now())
+    matches = match_page(_matcher().matches_for_case(session_, case, now()),
+                         page=request.args.get("matches_page", 1, int),
+                         page_size=current_app.config["CASE_MATCHES_PAGE_SIZE"],
+                         planted_at=current_app.config["PLANTED_HASH_CASES"])
     other_cases = {c.id: c for c in session_.scalars(
-        select(Case).where(Case.id.in_({m.other_case_id for m in matches})))} if matches else {}
+        select(Case).where(Case.id.in_({m.other_case_id for m in matches.rows})))
+    } if matches.rows else {}
     classify = ClassifyForm(age_group=case.age_group, high_priority=case.priority == 1)
     return render_template(
         "cases/case.html", case=case, checks=_url_checks(case), requests=requests,
+        work_refused=work_refusal(case),
         url_form=url_form or AddURLForm(), refused=refused or [],
         request_forms=_request_forms(case), assign_form=_assign_form(case),
         status_form=StatusForm(), classify_form=classify, outcomes=CLOSE_OUTCOMES,
@@ -295,6 +301,7 @@ def send_removal_request(case_id: int, platform_id: int):  # type: ignore[no-unt
             legal_basis=form.legal_basis.data, language=form.language.data,
             notifier=_notifier(), now=now(), created_by_id=current_user.id,
             scale=float(current_app.config["TIME_SCALE"]),
+            intimacy_confirmed=form.intimacy_confirmed.data,
         )
     except NoticeError as exc:
         session_.rollback()

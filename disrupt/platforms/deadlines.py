@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from disrupt.cases.models import Case, ReportedURL
+from disrupt.cases.rules import case_stopped, work_refusal
 from disrupt.platforms.models import (
     AWAITING_ACTION,
     Platform,
@@ -27,17 +28,36 @@ def _has_url_still_up() -> exists:
         removal_request_urls.c.request_id == RemovalRequest.id,
         removal_request_urls.c.url_id == ReportedURL.id,
         ReportedURL.state != "removed",
-    )
+    ).correlate_except(removal_request_urls, ReportedURL)
+
+
+# The one definition of "overdue", in Python (is_overdue) and in SQL (overdue_clause): sent,
+# its deadline passed, still waiting for the platform (not answered, failed or cancelled), its
+# case not stopped by the victim, and some URL of it not removed.
+
+def is_overdue(request: RemovalRequest, case: Case, now: datetime) -> bool:
+    """Whether ``request`` (of ``case``) is overdue at ``now``."""
+    return (request.sent_at is not None and request.deadline_at is not None
+            and request.deadline_at < now and request.status in AWAITING_ACTION
+            and work_refusal(case) is None
+            and any(url.state != "removed" for url in request.urls))
+
+
+def overdue_clause(now: datetime) -> ColumnElement[bool]:
+    """SQL: the RemovalRequest row is overdue at ``now``."""
+    return and_(RemovalRequest.sent_at.is_not(None),
+                RemovalRequest.deadline_at.is_not(None),
+                RemovalRequest.deadline_at < now,
+                RemovalRequest.status.in_(AWAITING_ACTION),
+                ~case_stopped(RemovalRequest.case_id),
+                _has_url_still_up())
 
 
 def overdue_query(now: datetime) -> Select[tuple[RemovalRequest]]:
-    """Sent requests past their deadline, with no decision and some URL not yet removed."""
+    """Overdue requests, the earliest deadline first."""
     return (
         select(RemovalRequest)
-        .where(RemovalRequest.status.in_(AWAITING_ACTION),
-               RemovalRequest.deadline_at.is_not(None),
-               RemovalRequest.deadline_at < now,
-               _has_url_still_up())
+        .where(overdue_clause(now))
         .order_by(RemovalRequest.deadline_at, RemovalRequest.id)
     )
 
@@ -61,7 +81,10 @@ def overdue_requests(
 def failed_requests(
     session: Session, *, assignee_id: int | None = None, limit: int = 500,
 ) -> list[RemovalRequest]:
-    query = select(RemovalRequest).where(RemovalRequest.status == "failed") \
+    """Requests that could not be delivered; not those of stopped cases (cancelled, and no
+    retry is allowed)."""
+    query = select(RemovalRequest).where(RemovalRequest.status == "failed",
+                                         ~case_stopped(RemovalRequest.case_id)) \
         .order_by(RemovalRequest.created_at.desc())
     return list(session.scalars(_only_visible(query, assignee_id).limit(limit)))
 

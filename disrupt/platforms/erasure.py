@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.events import case_erased, case_erasure_committed, case_withdrawn
 from disrupt.platforms.models import RemovalRequest, RequestReply
+from disrupt.platforms.services import CANCEL_REASONS, cancel_queued_requests
 
 ERASED_TEXT = "erased"
 
@@ -33,18 +34,12 @@ NOT_PERSONAL = {
 }
 
 
-def cancel_queued_requests(session: Session, case_id: int, reason: str) -> None:
-    session.execute(update(RemovalRequest).where(
-        RemovalRequest.case_id == case_id, RemovalRequest.status.in_(("draft", "queued")),
-    ).values(status="failed", last_error=reason, next_attempt_at=None))
-
-
 def on_case_withdrawn(case: Any, *, session: Session, now: datetime, **_: object) -> None:
-    cancel_queued_requests(session, case.id, "withdrawn by the victim")
+    cancel_queued_requests(session, case.id, CANCEL_REASONS["withdrawn"])
 
 
 def on_case_erased(case: Any, *, session: Session, now: datetime, **_: object) -> None:
-    cancel_queued_requests(session, case.id, "case erased")
+    cancel_queued_requests(session, case.id, CANCEL_REASONS["erased"])
     request_ids = select(RemovalRequest.id).where(RemovalRequest.case_id == case.id)
     session.execute(update(RemovalRequest).where(RemovalRequest.case_id == case.id).values(
         subject=ERASED_TEXT, body=ERASED_TEXT, last_error=None, explanation=None,

@@ -24,6 +24,10 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+INTIMACY_CONFIRMATION = ("The victim was not sure the images are intimate: I looked at them and "
+                         "confirm they are")
+
+
 class NoticeForm(FlaskForm):
     """The caseworker's edits of a notice: which URLs, basis, language, an added paragraph."""
 
@@ -35,6 +39,7 @@ class NoticeForm(FlaskForm):
         "Additional explanation (optional)",
         validators=[Optional(), Length(max=MAX_EXPLANATION)],
     )
+    intimacy_confirmed = BooleanField(INTIMACY_CONFIRMATION)
 
 
 class ReplyForm(FlaskForm):

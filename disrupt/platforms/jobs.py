@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from disrupt.accounts.services import record_audit
+from disrupt.cases.models import Case
+from disrupt.cases.rules import work_refusal
 from disrupt.db import Database
 from disrupt.platforms.channels import DeliveryError, deliver, send_internal_email
 from disrupt.platforms.deadlines import raise_overdue
@@ -44,6 +46,9 @@ def send_queued_notices(
             request = session.get(RemovalRequest, request_id)
             if request is None or request.lease_owner != worker or request.status != "queued":
                 continue
+            case = session.get(Case, request.case_id)
+            if case is None or work_refusal(case) is not None:
+                continue  # stopped since the claim: the next claim cancels it
             _ = request.urls, request.platform  # loaded before the session closes
         error: DeliveryError | None = None
         reply: PlatformReply | None = None

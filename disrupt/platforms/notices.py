@@ -9,6 +9,7 @@ edits — an added paragraph, fewer URLs — can never drop a required part unno
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import jinja2
 
+from disrupt.cases.models import INTIMATE_UNSURE
+from disrupt.cases.sharing import SHARED, sharing_state
 from disrupt.paths import templates_dir
 from disrupt.platforms.models import LEGAL_BASES
 from disrupt.translatable import N_
@@ -37,6 +40,13 @@ _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 class NoticeError(ValueError):
     pass
+
+
+def new_request_reference() -> str:
+    """The opaque reference a notice and its replies carry instead of the victim's case
+    reference: random, so it tells nothing of the case (it is also the request's
+    idempotency key)."""
+    return secrets.token_hex(16)
 
 
 class NoticeInvalid(NoticeError):
@@ -169,18 +179,22 @@ def clean_explanation(text: str | None) -> str | None:
 def render_notice_text(
     *, case: Case, platform: Platform, urls: Sequence[ReportedURL], legal_basis: str,
     language: str, notifier: Notifier, now: datetime, explanation: str | None = None,
+    reference: str | None = None,
 ) -> RenderedNotice:
-    """The notice with its required fragments; not validated yet."""
+    """The notice with its required fragments; not validated yet. `reference` is the
+    request's own (a preview gets a fresh one). Fingerprints are listed only for the hashes
+    the sharing rule (disrupt/cases/sharing.py) shares."""
     if legal_basis not in LEGAL_BASES:
         raise NoticeError(f"unknown legal basis {legal_basis!r}")
     if language not in NOTICE_LANGUAGES:
         raise NoticeError(f"no notice template in language {language!r}")
+    shared = [h for h in case.hashes if sharing_state(case, h) == SHARED]
     context: dict[str, Any] = dict(
-        case=case,
+        reference=reference or new_request_reference(),
         platform=platform,
         urls=[u.url for u in urls],
-        pdq_hashes=[h.pdq for h in case.hashes if h.pdq and h.status == "active"],
-        sha256_hashes=[h.sha256 for h in case.hashes if h.status == "active"],
+        pdq_hashes=[h.pdq for h in shared if h.pdq],
+        sha256_hashes=[h.sha256 for h in shared],
         notifier=notifier,
         date=now.strftime("%Y-%m-%d %H:%M UTC"),
         deadline_hours=platform.deadline_hours,
@@ -200,13 +214,21 @@ def render_notice_text(
 def render_notice(
     *, case: Case, platform: Platform, urls: list[ReportedURL], legal_basis: str,
     language: str, notifier: Notifier, now: datetime, explanation: str | None = None,
+    reference: str | None = None, intimacy_confirmed: bool = False,
 ) -> tuple[str, str]:
-    """Subject and body of a valid notice; NoticeInvalid names what is missing."""
+    """Subject and body of a valid notice; NoticeInvalid names what is missing. A notice
+    says the images are intimate: when the victim was not sure, a caseworker confirms it
+    first (`intimacy_confirmed`)."""
     if not urls:
         raise NoticeError("a notice needs at least one URL")
+    if case.intimate_answer == INTIMATE_UNSURE and not intimacy_confirmed:
+        raise NoticeError("the victim was not sure the images are intimate: look at them and "
+                          "tick the box confirming they are before sending a notice that says "
+                          "so")
     notice = render_notice_text(case=case, platform=platform, urls=urls,
                                 legal_basis=legal_basis, language=language,
-                                notifier=notifier, now=now, explanation=explanation)
+                                notifier=notifier, now=now, explanation=explanation,
+                                reference=reference)
     notice.validate()
     return notice.subject, notice.body
 
@@ -236,15 +258,41 @@ def missing_elements(
     return missing
 
 
+def _scrubbed(text: str, case: Case | None, reference: str) -> str:
+    """An original notice as a follow-up may quote it: one sent before notices were
+    limited to what the victim agreed to loses her case reference and the fingerprints
+    that are not shared."""
+    if case is None:
+        return text
+    if case.reference:
+        text = text.replace(case.reference, reference)
+    withheld = {value for h in case.hashes if sharing_state(case, h) != SHARED
+                for value in (h.pdq, h.sha256) if value}
+    lines = [line for line in text.split("\n")
+             if line.strip().removeprefix("- ").strip() not in withheld]
+    return "\n".join(line for i, line in enumerate(lines)
+                     if not _fingerprint_heading(line)
+                     or (i + 1 < len(lines) and lines[i + 1].startswith("  - ")))
+
+
+def _fingerprint_heading(line: str) -> bool:
+    return line.endswith(":") and ("(PDQ" in line or "(SHA-256)" in line)
+
+
 def render_follow_up(
-    original: RemovalRequest, *, language: str, now: datetime
+    original: RemovalRequest, *, language: str, now: datetime, case: Case | None = None,
 ) -> tuple[str, str]:
-    """A reminder that quotes the original notice in full (so it is a valid notice too)."""
+    """A reminder that quotes the original notice in full (so it is a valid notice too).
+    Given the case, an old original is quoted without what a notice may no longer carry."""
     if language not in NOTICE_LANGUAGES:
         language = "en"
     template = _notice_env().get_template(f"follow_up.{language}.txt")
     sent = original.sent_at or original.created_at
+    reference = original.idempotency_key
     text = template.render(original=original, platform=original.platform,
+                           reference=reference,
+                           original_subject=_scrubbed(original.subject, case, reference),
+                           original_body=_scrubbed(original.body, case, reference),
                            date=now.strftime("%Y-%m-%d %H:%M UTC"),
                            original_sent=sent.strftime("%Y-%m-%d %H:%M UTC"))
     return _split_subject(text)

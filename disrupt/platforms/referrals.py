@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, Referral
+from disrupt.cases.rules import ensure_work_allowed
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.notices import Notifier
 from disrupt.translatable import N_
@@ -83,7 +84,8 @@ def referral_summary(
     session: Session, case: Case, *, notifier: Notifier, language: str, now: datetime,
 ) -> str:
     """Category, dates and times, where the content was seen, URLs and hashes: plain text to
-    paste into the recipient's form."""
+    paste into the recipient's form. Refused (CaseStopped) once the victim stopped the case."""
+    ensure_work_allowed(case)
     t = _TEXT.get(language, _TEXT["en"])
     category = {"minor": t["minor"], "adult": t["adult"]}.get(case.age_group, t["unknown"])
     requests = list(session.scalars(
@@ -133,7 +135,9 @@ def record_referral(
     their_reference: str | None = None, hotline_name: str | None = None,
     author_id: int | None = None,
 ) -> Referral:
-    """The case was sent to ``recipient`` now, with this summary."""
+    """The case was sent to ``recipient`` now, with this summary. Refused (CaseStopped) once
+    the victim stopped the case."""
+    ensure_work_allowed(case)
     if recipient not in RECIPIENTS:
         raise ValueError(f"recipient must be one of {', '.join(RECIPIENTS)}")
     summary = summary.strip()

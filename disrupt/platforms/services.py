@@ -3,15 +3,15 @@ commits."""
 from __future__ import annotations
 
 import re
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
+from disrupt.cases.rules import case_stopped, ensure_work_allowed
 from disrupt.platforms.hosts import domain_candidates, is_icann_public_suffix, platform_candidates
 from disrupt.platforms.models import (
     CHANNELS,
@@ -30,6 +30,7 @@ from disrupt.platforms.notices import (
     NoticeInvalid,
     Notifier,
     clean_explanation,
+    new_request_reference,
     render_follow_up,
     render_notice,
     render_notice_text,
@@ -293,7 +294,7 @@ def _new_request(
         recipient=platform.contact,
         subject=subject[:300],
         body=body,
-        idempotency_key=uuid.uuid4().hex,
+        idempotency_key=extra.pop("idempotency_key", None) or new_request_reference(),
         status="sent" if manual else "queued",
         attempts=1 if manual else 0,
         next_attempt_at=None if manual else now,
@@ -330,10 +331,12 @@ def queue_removal_request(
     session: Session, *, case: Case, platform: Platform, urls: list[ReportedURL],
     legal_basis: str, language: str, notifier: Notifier, now: datetime,
     created_by_id: int | None = None, explanation: str | None = None, scale: float = 1.0,
+    intimacy_confirmed: bool = False,
 ) -> RemovalRequest:
     """Render and validate the notice, then put it in the outbox (e-mail, API): the worker
     sends it. A web-form platform's notice is recorded as sent by the caseworker who pasted
     it into the form, with its deadline from now."""
+    ensure_work_allowed(case, NoticeError)
     foreign = [u.url for u in urls if u.platform_id != platform.id or u.case_id != case.id]
     if foreign:
         raise NoticeError(f"URLs not on {platform.name} in this case: {', '.join(foreign)}")
@@ -345,14 +348,16 @@ def queue_removal_request(
                           "sending a new one")
     _sendable(platform)
     explanation = clean_explanation(explanation)
+    reference = new_request_reference()
     subject, body = render_notice(
         case=case, platform=platform, urls=urls, legal_basis=legal_basis,
         language=language, notifier=notifier, now=now, explanation=explanation,
+        reference=reference, intimacy_confirmed=intimacy_confirmed,
     )
     request = _new_request(
         case_id=case.id, platform=platform, legal_basis=legal_basis, language=language,
         subject=subject, body=body, now=now, scale=scale, created_by_id=created_by_id,
-        explanation=explanation,
+        explanation=explanation, idempotency_key=reference,
     )
     request.urls = list(urls)
     session.add(request)
@@ -362,16 +367,25 @@ def queue_removal_request(
     return request
 
 
+def _case_of(session: Session, request: RemovalRequest) -> Case:
+    case = session.get(Case, request.case_id)
+    if case is None:
+        raise NoticeError("this request's case no longer exists")
+    return case
+
+
 def queue_follow_up(
     session: Session, original: RemovalRequest, *, now: datetime,
     created_by_id: int | None = None, scale: float = 1.0,
 ) -> RemovalRequest:
     """A reminder to the platform quoting the original notice, through the same channel."""
+    ensure_work_allowed(_case_of(session, original), NoticeError)
     if original.sent_at is None:
         raise NoticeError("only a request that was sent can be followed up")
     platform = original.platform
     _sendable(platform)
-    subject, body = render_follow_up(original, language=original.language, now=now)
+    subject, body = render_follow_up(original, language=original.language, now=now,
+                                     case=session.get(Case, original.case_id))
     follow_up = _new_request(
         case_id=original.case_id, platform=platform, legal_basis=original.legal_basis,
         language=original.language, subject=subject, body=body, now=now, scale=scale,
@@ -385,6 +399,7 @@ def queue_follow_up(
 
 def retry_failed_request(session: Session, request: RemovalRequest, *, now: datetime) -> None:
     """Put a failed request back in the outbox (after its contact was fixed, say)."""
+    ensure_work_allowed(_case_of(session, request), NoticeError)
     if request.status != "failed":
         raise NoticeError("only a failed request can be retried")
     _sendable(request.platform)
@@ -399,15 +414,45 @@ def retry_failed_request(session: Session, request: RemovalRequest, *, now: date
 
 # --- the outbox -----------------------------------------------------------------------------
 
+#: What a request not sent because the victim stopped its case says, by case status.
+CANCEL_REASONS = {"withdrawn": "withdrawn by the victim", "erased": "case erased"}
+
+
+def cancel_queued_requests(session: Session, case_id: int, reason: str) -> None:
+    """Notices not sent yet are cancelled: kept as failed, with the reason, never sent."""
+    session.execute(update(RemovalRequest).where(
+        RemovalRequest.case_id == case_id, RemovalRequest.status.in_(("draft", "queued")),
+    ).values(status="failed", last_error=reason, next_attempt_at=None, lease_owner=None,
+             lease_expires_at=None))
+
+
+def cancel_requests_of_stopped_cases(session: Session) -> int:
+    """What the withdrawal listener missed (a process that did not connect it, a request
+    queued in a transaction that raced the withdrawal) is cancelled here."""
+    cancelled = 0
+    for status, reason in CANCEL_REASONS.items():
+        stopped = exists().where(Case.id == RemovalRequest.case_id, Case.status == status) \
+            .correlate_except(Case)
+        result = session.execute(update(RemovalRequest).where(
+            RemovalRequest.status.in_(("draft", "queued")), stopped,
+        ).values(status="failed", last_error=reason, next_attempt_at=None, lease_owner=None,
+                 lease_expires_at=None))
+        cancelled += result.rowcount or 0
+    return cancelled
+
+
 def claim_queued_requests(
     session: Session, *, worker: str, now: datetime, lease: timedelta, limit: int = 20
 ) -> list[int]:
     """Lease due requests to this worker; another worker takes them over if the lease lapses.
-    A worker restarted under the same name takes its own leases back at once."""
+    A worker restarted under the same name takes its own leases back at once. A request
+    of a case the victim stopped is never claimed, and is cancelled if it is still queued."""
+    cancel_requests_of_stopped_cases(session)
     free = or_(RemovalRequest.lease_expires_at.is_(None), RemovalRequest.lease_expires_at < now,
                RemovalRequest.lease_owner == worker)
     due = select(RemovalRequest.id).where(
         RemovalRequest.status == "queued", RemovalRequest.next_attempt_at <= now, free,
+        ~case_stopped(RemovalRequest.case_id),
     ).order_by(RemovalRequest.next_attempt_at, RemovalRequest.id).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
@@ -416,7 +461,7 @@ def claim_queued_requests(
         return []
     session.execute(
         update(RemovalRequest)
-        .where(RemovalRequest.id.in_(ids), free)
+        .where(RemovalRequest.id.in_(ids), free, ~case_stopped(RemovalRequest.case_id))
         .values(lease_owner=worker, lease_expires_at=now + lease)
         .execution_options(synchronize_session=False)
     )

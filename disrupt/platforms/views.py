@@ -20,12 +20,14 @@ from sqlalchemy.orm import selectinload
 
 from disrupt.accounts.views import role_required
 from disrupt.cases.models import Case
+from disrupt.cases.rules import CaseStopped, work_refusal
 from disrupt.platforms.catalogue import export_platforms, import_catalogue, import_platforms
 from disrupt.platforms.deadlines import (
     ROUTINE_MIN_REQUESTS,
     ROUTINE_MISS_SHARE,
     deadline_records,
     failed_requests,
+    is_overdue,
     overdue_requests,
 )
 from disrupt.platforms.forms import (
@@ -70,8 +72,8 @@ def _own_cases_only() -> int | None:
 
 def _visible_case(case_id: int) -> Case:
     case = db_session().get(Case, case_id)
-    if case is None:
-        abort(404)
+    if case is None or case.status == "erased":
+        abort(404)  # as the case page: an erased case is gone from the console
     if _own_cases_only() is not None and case.assignee_id not in (None, current_user.id):
         abort(404)
     return case
@@ -118,6 +120,7 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
                     legal_basis=form.legal_basis.data, language=form.language.data,
                     notifier=_notifier(), now=now(), created_by_id=current_user.id,
                     explanation=form.explanation.data, scale=_scale(),
+                    intimacy_confirmed=form.intimacy_confirmed.data,
                 )
             except NoticeError as exc:
                 session_.rollback()
@@ -135,7 +138,7 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
                                         request_id=removal_request.id))
         status = 400
     chosen = [u for u in urls if u.id in set(form.url_ids.data or [])]
-    notice, missing, problem = None, [], None
+    notice, missing, problem = None, [], work_refusal(case)
     try:
         if chosen:
             notice = render_notice_text(
@@ -145,9 +148,9 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
             )
             missing = notice.missing()
         else:
-            problem = "Choose at least one URL."
+            problem = problem or "Choose at least one URL."
     except NoticeError as exc:
-        problem = str(exc)
+        problem = problem or str(exc)
     if platform.channel == "none" or (platform.channel in ("email", "api")
                                       and not platform.contact):
         problem = problem or (f"{platform.name} has no channel or contact for notices yet: an "
@@ -163,13 +166,15 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
 @role_required()
 def request_page(request_id: int, reply_form: ReplyForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
     removal_request = _visible_request(request_id)
+    case = db_session().get(Case, removal_request.case_id)
     follow_ups = list(db_session().scalars(
         select(RemovalRequest).where(RemovalRequest.follow_up_of_id == removal_request.id)
         .order_by(RemovalRequest.created_at)))
     return render_template(
         "platforms/request.html", r=removal_request, follow_ups=follow_ups,
         reply_form=reply_form or ReplyForm(), action_form=ActionForm(), now=now(),
-        awaiting=AWAITING_ACTION,
+        awaiting=AWAITING_ACTION, overdue=is_overdue(removal_request, case, now()),
+        work_refused=work_refusal(case),
     ), status
 
 
@@ -380,6 +385,13 @@ def referral(case_id: int):  # type: ignore[no-untyped-def]
     when it was sent."""
     case = _visible_case(case_id)
     session_ = db_session()
+    refused = work_refusal(case)
+    if refused is not None:
+        if request.method == "POST":
+            flash(f"No referral: {refused}")
+            return redirect(url_for("platforms.referral", case_id=case.id))
+        return render_template("platforms/referral.html", case=case, form=None,
+                               refused=refused, referrals=case_referrals(session_, case))
     form = ReferralForm()
     if request.method == "GET":
         form.recipient.data = request.args.get("recipient", "pharos")
@@ -396,6 +408,10 @@ def referral(case_id: int):  # type: ignore[no-untyped-def]
                                    their_reference=form.their_reference.data,
                                    hotline_name=form.hotline_name.data,
                                    author_id=current_user.id)
+        except CaseStopped as exc:
+            session_.rollback()
+            flash(f"No referral: {exc}")
+            return redirect(url_for("platforms.referral", case_id=case.id))
         except ValueError as exc:
             session_.rollback()
             target = form.hotline_name if "hotline" in str(exc) else form.summary

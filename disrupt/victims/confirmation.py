@@ -21,7 +21,8 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
-from disrupt.cases.models import STOPPED_STATUSES, Case
+from disrupt.cases.models import Case
+from disrupt.cases.rules import case_workable, work_refusal
 from disrupt.platforms.channels import organisation_email
 from disrupt.security import DataCipher
 from disrupt.victims.models import ContactConfirmation
@@ -53,7 +54,7 @@ def _unconfirmed_addresses(session: Session, limit: int) -> list[int]:
     return list(session.scalars(
         select(Case.id).outerjoin(ContactConfirmation, ContactConfirmation.case_id == Case.id)
         .where(ContactConfirmation.case_id.is_(None), Case.contact_encrypted.is_not(None),
-               Case.status.not_in(STOPPED_STATUSES))
+               case_workable())
         .order_by(Case.id).limit(limit)))
 
 
@@ -72,7 +73,7 @@ def claim_confirmations(session: Session, *, worker: str, now: datetime, lease: 
     query = (select(row).join(Case, Case.id == row.case_id).where(
         row.sent_at.is_(None), row.confirmed_at.is_(None), row.token_encrypted.is_not(None),
         row.expires_at > now, Case.contact_encrypted.is_not(None),
-        Case.status.not_in(STOPPED_STATUSES),
+        case_workable(),
         or_(row.next_attempt_at.is_(None), row.next_attempt_at <= now),
         or_(row.lease_expires_at.is_(None), row.lease_expires_at < now,
             row.lease_owner == worker),
@@ -94,7 +95,7 @@ def confirmation_email(session: Session, claim: ClaimedConfirmation, cipher: Dat
     case = session.get(Case, claim.case_id)
     confirmation = session.get(ContactConfirmation, claim.case_id)
     if (case is None or confirmation is None or case.contact_encrypted is None
-            or confirmation.token_encrypted is None or case.status in STOPPED_STATUSES):
+            or confirmation.token_encrypted is None or work_refusal(case) is not None):
         return None
     token = cipher.decrypt(confirmation.token_encrypted)
     link = f"{(config.get('PUBLIC_URL') or '').rstrip('/')}{CONFIRM_PATH}{token}"
@@ -152,7 +153,7 @@ def confirm_contact(session: Session, token: str, now: datetime) -> Case | None:
         ContactConfirmation.token_sha256 == token_digest(token)))
     case = session.get(Case, row.case_id) if row is not None else None
     if (row is None or case is None or row.expires_at <= now or row.confirmed_at is not None
-            or case.contact_encrypted is None or case.status in STOPPED_STATUSES):
+            or case.contact_encrypted is None or work_refusal(case) is not None):
         return None
     row.confirmed_at, row.token_sha256, row.token_encrypted = now, None, None
     record_audit(session, action="victim.contact_confirmed", now=now, actor_kind="victim",

@@ -21,6 +21,7 @@ from disrupt.cases.services import MAX_MESSAGE, HashShapeError, SubmittedHash, p
 from disrupt.cases.urlnorm import InvalidURL, normalize_many, normalize_url
 from disrupt.victims.i18n import PORTAL_LANGUAGES
 
+# Defaults; the views set url_limit / hash_limit on a form from the settings.
 MAX_URLS = 200
 # A shape check only: the address is used for updates, never to identify anyone.
 EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
@@ -78,6 +79,11 @@ def parse_url_block(text: str) -> tuple[list[str], list[str]]:
 
 
 def validate_url_block(form: Any, field: TextAreaField) -> None:
+    limit = getattr(form, "url_limit", MAX_URLS)
+    too_many = gettext("Please give at most %(count)d addresses at once.", count=limit)
+    # A web address holds no space: far more words than the limit is refused before parsing.
+    if len((field.data or "").split()) > 2 * limit:
+        raise ValidationError(too_many)
     good, errors = parse_url_block(field.data or "")
     if errors:
         more = len(errors) - 10
@@ -85,19 +91,25 @@ def validate_url_block(form: Any, field: TextAreaField) -> None:
         if more > 0:
             text += " " + gettext("(and %(count)d more)", count=more)
         raise ValidationError(text)
-    if len(good) > MAX_URLS:
-        raise ValidationError(gettext("Please give at most %(count)d addresses at once.",
-                                      count=MAX_URLS))
+    if len(good) > limit:
+        raise ValidationError(too_many)
     form.normalized_urls = good
 
 
-def parse_hashes(text: str | None) -> list[SubmittedHash]:
+def parse_hashes(text: str | None, limit: int = MAX_HASHES) -> list[SubmittedHash]:
     if not text:
         return []
     try:
         raw = json.loads(text)
-        if not isinstance(raw, list) or len(raw) > MAX_HASHES:
+        if not isinstance(raw, list):
             raise HashShapeError("expected a list")
+    except (ValueError, HashShapeError) as exc:
+        raise ValidationError(gettext("The image fingerprints could not be read. Please choose "
+                                      "the images again.")) from exc
+    if len(raw) > limit:
+        raise ValidationError(gettext("Please send at most %(count)d images at once. Remove "
+                                      "some, send these, then add the others.", count=limit))
+    try:
         return [parse_submitted_hash(item) for item in raw]
     except (ValueError, HashShapeError) as exc:
         raise ValidationError(gettext("The image fingerprints could not be read. Please choose "
@@ -162,7 +174,7 @@ class OpenCaseForm(FlaskForm):
     validate_urls = validate_url_block
 
     def validate_hashes(self, field: HiddenField) -> None:
-        self.submitted_hashes = parse_hashes(field.data)
+        self.submitted_hashes = parse_hashes(field.data, getattr(self, "hash_limit", MAX_HASHES))
 
     def validate(self, extra_validators: Any = None) -> bool:
         self.normalized_urls, self.submitted_hashes = [], []
@@ -196,7 +208,7 @@ class AddImagesForm(FlaskForm):
     submitted_hashes: list[SubmittedHash]
 
     def validate_hashes(self, field: HiddenField) -> None:
-        self.submitted_hashes = parse_hashes(field.data)
+        self.submitted_hashes = parse_hashes(field.data, getattr(self, "hash_limit", MAX_HASHES))
         if not self.submitted_hashes:
             raise ValidationError(gettext("Please choose at least one image first."))
 

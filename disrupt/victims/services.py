@@ -7,18 +7,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import (
-    STOPPED_STATUSES,
+    INTIMATE_ANSWERS,
     Case,
     MediaHash,
     Message,
     ReportedURL,
 )
+from disrupt.cases.rules import work_refusal
 from disrupt.cases.services import (
     SubmittedHash,
     add_media_hash,
@@ -57,6 +58,7 @@ def open_case(
     now: datetime,
     reporter: str = "self",
     first_check_delay: timedelta = timedelta(0),
+    intimate: str | None = None,
 ) -> tuple[Case, str]:
     """Create the case; returns it with the secret, which is shown once and stored hashed."""
     secret = new_case_secret()
@@ -78,11 +80,14 @@ def open_case(
         created_at=now,
         updated_at=now,
     )
+    if intimate in INTIMATE_ANSWERS:
+        case.intimate = intimate
     session.add(case)
     session.flush()
     for url in urls:
         add_reported_url(session, case, url, reported_by="victim", now=now,
                          first_check_delay=first_check_delay)
+    hashes = distinct_hashes(hashes)
     for submitted in hashes:
         add_media_hash(session, case, submitted, now)
     _victim_audit(session, "victim.case_opened", case, now, urls=len(urls), hashes=len(hashes))
@@ -107,17 +112,28 @@ def find_case_by_credentials(session: Session, reference: str, secret: str) -> C
 
 # --- guessing: per reference and per client address, counted in the database ----------------
 
+CASE_OPENING_WINDOW = timedelta(hours=1)
+FIRST_DELAY_SECONDS = 0.125
+
+
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    reference_attempts: int
+    """A client address that guesses too often is locked out; a case reference never is,
+    since anyone who read a notice knows it: guessing on it only slows the answers down."""
+
+    reference_slow_after: int
+    reference_max_delay: float
     client_attempts: int
     lock_for: timedelta
+    cases_per_client_hour: int = 10
 
     @classmethod
     def from_config(cls, config: Any) -> ThrottlePolicy:
-        return cls(reference_attempts=config["VICTIM_LOCKOUT_ATTEMPTS"],
+        return cls(reference_slow_after=config["VICTIM_REFERENCE_SLOW_AFTER"],
+                   reference_max_delay=float(config["VICTIM_REFERENCE_DELAY_SECONDS"]),
                    client_attempts=config["VICTIM_CLIENT_ATTEMPTS"],
-                   lock_for=timedelta(minutes=config["VICTIM_LOCKOUT_MINUTES"]))
+                   lock_for=timedelta(minutes=config["VICTIM_LOCKOUT_MINUTES"]),
+                   cases_per_client_hour=config["VICTIM_CASES_PER_CLIENT_HOUR"])
 
 
 def throttle_key(secret_key: str, text: str) -> str:
@@ -154,8 +170,8 @@ def is_locked(session: Session, keys: dict[str, str], now: datetime) -> bool:
 
 def record_failure(session: Session, keys: dict[str, str], policy: ThrottlePolicy,
                    now: datetime) -> None:
-    """Count one failed look-up under each key; lock a key that reaches its limit."""
-    limits = {"reference": policy.reference_attempts, "client": policy.client_attempts}
+    """Count one failed look-up under each key; lock a client address that reaches its
+    limit. A reference is never locked (reference_delay slows it down)."""
     for scope, key in keys.items():
         row = _throttle_row(session, scope, key, now)
         if row.window_started_at < now - policy.lock_for:
@@ -165,10 +181,49 @@ def record_failure(session: Session, keys: dict[str, str], policy: ThrottlePolic
         session.execute(update(LoginThrottle).where(LoginThrottle.id == row.id)
                         .values(failures=LoginThrottle.failures + 1))
         session.refresh(row)
-        if row.failures >= limits[scope]:
+        if scope == "client" and row.failures >= policy.client_attempts:
             row.locked_until = now + policy.lock_for
             row.failures = 0
             row.window_started_at = now
+
+
+def reference_delay(session: Session, key: str, policy: ThrottlePolicy, now: datetime) -> float:
+    """Seconds to wait before answering about this reference: none until it has had
+    `reference_slow_after` wrong secrets in the window, then 1/8 s doubling with each more,
+    up to `reference_max_delay`. Applied to every answer, the right secret included, so
+    that the wait cannot tell a right guess from a wrong one."""
+    row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == "reference",
+                                                     LoginThrottle.key == key))
+    if row is None or row.window_started_at < now - policy.lock_for:
+        return 0.0
+    over = row.failures - policy.reference_slow_after
+    if over < 0:
+        return 0.0
+    return min(policy.reference_max_delay, FIRST_DELAY_SECONDS * 2.0 ** min(over, 20))
+
+
+class TooManyCases(ValueError):
+    """This client address opened its share of cases for the hour."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"at most {limit} cases an hour from one client address")
+        self.limit = limit
+
+
+def count_case_opening(session: Session, key: str, policy: ThrottlePolicy,
+                       now: datetime) -> None:
+    """Count one case opened by this client address; raise TooManyCases when it has opened
+    `cases_per_client_hour` in the current hour. Conditional updates, so web processes
+    counting at once never let more through."""
+    row = _throttle_row(session, "case_open", key, now)
+    session.execute(update(LoginThrottle).where(
+        LoginThrottle.id == row.id, LoginThrottle.window_started_at < now - CASE_OPENING_WINDOW,
+    ).values(failures=0, window_started_at=now))
+    counted = session.execute(update(LoginThrottle).where(
+        LoginThrottle.id == row.id, LoginThrottle.failures < policy.cases_per_client_hour,
+    ).values(failures=LoginThrottle.failures + 1))
+    if not counted.rowcount:
+        raise TooManyCases(policy.cases_per_client_hour)
 
 
 def clear_failures(session: Session, scope: str, key: str) -> None:
@@ -190,7 +245,10 @@ def purge_erased_hashes(session: Session, now: datetime, keep_for: timedelta) ->
 def purge_throttles(session: Session, now: datetime, policy: ThrottlePolicy) -> int:
     """Drop counters whose window and lock are over (keeps the table small)."""
     result = session.execute(delete(LoginThrottle).where(
-        LoginThrottle.window_started_at < now - policy.lock_for,
+        or_(and_(LoginThrottle.scope != "case_open",
+                 LoginThrottle.window_started_at < now - policy.lock_for),
+            and_(LoginThrottle.scope == "case_open",
+                 LoginThrottle.window_started_at < now - CASE_OPENING_WINDOW)),
         or_(LoginThrottle.locked_until.is_(None), LoginThrottle.locked_until < now),
     ))
     return result.rowcount or 0
@@ -203,13 +261,39 @@ class CaseClosedToChanges(ValueError):
 
 
 def _require_open(case: Case) -> None:
-    if case.status in STOPPED_STATUSES:
+    if work_refusal(case) is not None:
         raise CaseClosedToChanges(case.status)
 
 
+class CaseFull(ValueError):
+    """Adding these would take the case over its cap of web addresses or fingerprints."""
+
+    def __init__(self, kind: str, limit: int, held: int) -> None:
+        super().__init__(f"a case holds at most {limit} {kind}")
+        self.kind, self.limit, self.held = kind, limit, held
+
+
+def distinct_hashes(hashes: list[SubmittedHash],
+                    known_sha256: set[str] | frozenset[str] = frozenset()) -> list[SubmittedHash]:
+    """The same file twice (same SHA-256) is kept once."""
+    seen = set(known_sha256)
+    kept = []
+    for submitted in hashes:
+        if submitted.sha256 not in seen:
+            seen.add(submitted.sha256)
+            kept.append(submitted)
+    return kept
+
+
 def add_urls(session: Session, case: Case, urls: list[str], now: datetime,
-             first_check_delay: timedelta = timedelta(0)) -> list[ReportedURL]:
+             first_check_delay: timedelta = timedelta(0),
+             max_per_case: int | None = None) -> list[ReportedURL]:
     _require_open(case)
+    if max_per_case is not None and urls:
+        held = session.scalar(select(func.count()).select_from(ReportedURL)
+                              .where(ReportedURL.case_id == case.id)) or 0
+        if held + len(urls) > max_per_case:
+            raise CaseFull("urls", max_per_case, held)
     added = [add_reported_url(session, case, url, reported_by="victim", now=now,
                               first_check_delay=first_check_delay) for url in urls]
     if case.status == "closed":
@@ -219,8 +303,12 @@ def add_urls(session: Session, case: Case, urls: list[str], now: datetime,
 
 
 def add_hashes(session: Session, case: Case, hashes: list[SubmittedHash],
-               now: datetime) -> list[MediaHash]:
+               now: datetime, max_per_case: int | None = None) -> list[MediaHash]:
     _require_open(case)
+    held = list(session.scalars(select(MediaHash.sha256).where(MediaHash.case_id == case.id)))
+    hashes = distinct_hashes(hashes, set(held))
+    if max_per_case is not None and len(held) + len(hashes) > max_per_case:
+        raise CaseFull("hashes", max_per_case, len(held))
     added = [add_media_hash(session, case, submitted, now) for submitted in hashes]
     case.updated_at = now
     _victim_audit(session, "victim.hashes_added", case, now, count=len(added))

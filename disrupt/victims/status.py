@@ -9,9 +9,15 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, MediaHash, ReportedURL
+from disrupt.cases.sharing import (
+    APPROVABLE_STATES,
+    NO_CONSENT,
+    NO_EXCHANGEABLE_HASH,
+    WITHDRAWN,
+    sharing_state,
+)
+from disrupt.hashing.matching import PDQ_MIN_QUALITY
 from disrupt.platforms.exchange.services import feedback_for_case
-
-WEAK_QUALITY = 50
 
 
 @dataclass
@@ -81,18 +87,19 @@ def url_rows(case: Case, requested: dict[int, datetime]) -> list[URLRow]:
 
 
 def hash_words(media: MediaHash, case: Case) -> str:
-    if media.status == "withdrawn":
+    state = sharing_state(case, media)
+    if state == WITHDRAWN:
         return _("Withdrawn on %(date)s: no longer used or shared.",
-                 date=_day(media.status_changed_at))
-    if not case.consent_hash_sharing:
+                 date=_day(media.status_changed_at or case.withdrawn_at))
+    if state == NO_CONSENT:
         return _("Active: our caseworkers use it to recognise your images. Not shared with "
                  "platforms (you did not ask for that).")
-    if (case.is_minor or (media.pdq_quality or 100) < WEAK_QUALITY) and \
-            media.sharing_approved_at is None:
+    if state == NO_EXCHANGEABLE_HASH:
+        return _("Active: our caseworkers use it to recognise your images. This kind of "
+                 "fingerprint cannot be shared with platforms.")
+    if state in APPROVABLE_STATES:
         return _("Active: a caseworker decides before it is shared with platforms.")
     return _("Active: shared with partner platforms so they can find and block copies.")
-
-
 
 
 def platform_feedback(session: Session, case: Case) -> dict[int, list[str]]:
@@ -128,7 +135,8 @@ def hash_rows(session: Session, case: Case) -> list[HashRow]:
         rows.append(HashRow(
             name=name, added=_day(media.created_at), status=media.status,
             words=hash_words(media, case),
-            weak=media.kind == "image" and (media.pdq_quality or 100) < WEAK_QUALITY,
+            weak=media.kind == "image" and media.pdq_quality is not None
+            and media.pdq_quality < PDQ_MIN_QUALITY,
             feedback=feedback.get(media.id, []),
         ))
     return rows

@@ -3,6 +3,8 @@
 No case data in URLs or page titles: the case page is /case, found through the session."""
 from __future__ import annotations
 
+import json
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.services import DuplicateURL, case_messages
@@ -39,10 +42,13 @@ from disrupt.victims.i18n import PORTAL_LANGUAGES, current_language
 from disrupt.victims.i18n import SESSION_KEY as LANGUAGE_KEY
 from disrupt.victims.services import (
     CaseClosedToChanges,
+    CaseFull,
     ThrottlePolicy,
+    TooManyCases,
     add_hashes,
     add_urls,
     clear_failures,
+    count_case_opening,
     erase_case,
     find_case_by_credentials,
     forget_contact,
@@ -51,18 +57,28 @@ from disrupt.victims.services import (
     mark_messages_read,
     open_case,
     record_failure,
+    reference_delay,
     request_dates,
     send_victim_message,
     throttle_key,
     withdraw_case,
 )
 from disrupt.victims.status import hash_rows, url_rows
-from disrupt.web import cipher, db_session, first_check_delay, now
+from disrupt.web import (
+    cipher,
+    db_session,
+    end_session,
+    first_check_delay,
+    now,
+    resume_session,
+    session_ended_by,
+    start_session,
+)
 
 bp = Blueprint("victims", __name__)
 
-CASE_KEY = "victim_case_id"
-SEEN_KEY = "victim_seen"
+# The cookie holds only the token of a server-side session (accounts/sessions.py).
+VICTIM_SESSION_KEY = "victim_sid"
 
 
 def _policy() -> ThrottlePolicy:
@@ -78,37 +94,39 @@ _GET_PAGES = ("victims.home", "victims.new_case", "victims.follow_case", "victim
 def _portal_context() -> dict[str, Any]:
     if request.method == "GET" or request.endpoint in _GET_PAGES:
         back = request.path
-    elif session.get(CASE_KEY):
+    elif session.get(VICTIM_SESSION_KEY):
         back = url_for("victims.case_status")
     else:
         back = url_for("victims.home")
     return {"language_next": back, "leave_site_url": current_app.config["LEAVE_SITE_URL"]}
 
 
-def _forget_case() -> None:
-    session.pop(CASE_KEY, None)
-    session.pop(SEEN_KEY, None)
+def _forget_case(reason: str) -> None:
+    """End this browser's case page on the server, not only in the cookie (the view
+    commits). The credentials of a case just opened go too."""
+    session.pop(CREATED_KEY, None)
+    end_session(VICTIM_SESSION_KEY, reason)
 
 
 def _current_case() -> Case | None:
-    """The case this browser opened, unless it stayed idle too long."""
-    case_id = session.get(CASE_KEY)
-    if case_id is None:
-        return None
-    seen = session.get(SEEN_KEY, 0)
-    idle = timedelta(minutes=current_app.config["VICTIM_IDLE_MINUTES"])
-    if now() - datetime.fromtimestamp(seen, tz=now().tzinfo) > idle:
-        _forget_case()
+    """The case of this browser's live server-side session. Refused (idle, another address
+    or user agent, left, withdrawn elsewhere, erased): the same neutral words for all but
+    the idle timeout, which the victim may want explained."""
+    had_session = VICTIM_SESSION_KEY in session
+    minutes = current_app.config["VICTIM_IDLE_MINUTES"]
+    record = resume_session("victim", VICTIM_SESSION_KEY, minutes)
+    case = db_session().get(Case, record.case_id) if record is not None else None
+    if case is not None and case.status != "erased":
+        return case
+    session.pop(VICTIM_SESSION_KEY, None)
+    if session_ended_by("victim") == "idle":
         flash(_("For your safety, your case page closed after %(minutes)d minutes without "
                 "activity. Enter your reference and secret code to open it again.",
-                minutes=current_app.config["VICTIM_IDLE_MINUTES"]))
-        return None
-    case = db_session().get(Case, case_id)
-    if case is None or case.status == "erased":
-        _forget_case()
-        return None
-    session[SEEN_KEY] = int(now().timestamp())
-    return case
+                minutes=minutes))
+    elif had_session:
+        flash(_("Your case page is closed. Enter your reference and secret code to open it "
+                "again."))
+    return None
 
 
 @bp.get("/")
@@ -128,19 +146,53 @@ def choose_language():  # type: ignore[no-untyped-def]
     return redirect(target)
 
 
+# The new case's reference and secret, encrypted with the data key, wait in the cookie
+# between the POST that opens the case and the page that shows them once.
+CREATED_KEY = "victim_new_case"
+CREATED_SHOWN_WITHIN = timedelta(minutes=10)
+
+
+def _client_key() -> str:
+    return throttle_key(current_app.config["SECRET_KEY"], request.remote_addr or "unknown")
+
+
+def _limit(form: Any, *, per_case_urls: int | None = None,
+           per_case_hashes: int | None = None) -> Any:
+    """Give a portal form the caps of the settings (a new case: also the per-case caps)."""
+    config = current_app.config
+    form.url_limit = min(config["VICTIM_URLS_PER_REQUEST"], per_case_urls or 10**9)
+    form.hash_limit = min(config["VICTIM_HASHES_PER_REQUEST"], per_case_hashes or 10**9)
+    return form
+
+
+def _case_full_message(full: CaseFull) -> str:
+    if full.kind == "urls":
+        return _("Your case already has %(held)d web addresses, and a case can hold "
+                 "%(limit)d. Please send fewer, or write to your caseworker in a message.",
+                 held=full.held, limit=full.limit)
+    return _("Your case already has %(held)d image fingerprints, and a case can hold "
+             "%(limit)d. Please send fewer, or write to your caseworker in a message.",
+             held=full.held, limit=full.limit)
+
+
 @bp.route("/case/new", methods=["GET", "POST"])
 def new_case():  # type: ignore[no-untyped-def]
-    form = OpenCaseForm()
+    config = current_app.config
+    form = _limit(OpenCaseForm(), per_case_urls=config["VICTIM_URLS_PER_CASE"],
+                  per_case_hashes=config["VICTIM_HASHES_PER_CASE"])
+    refusal = None
     if request.method == "GET":
         form.language.data = current_language()
     if form.validate_on_submit():
         session_ = db_session()
         try:
+            count_case_opening(session_, _client_key(), _policy(), now())
             case, secret = open_case(
                 session_,
                 age_group=form.age_group.data,
                 reporter=form.reporter.data,
                 language=form.language.data,
+                intimate=form.intimate.data,
                 consent_notices=form.consent_notices.data,
                 consent_hash_sharing=form.consent_hash_sharing.data,
                 contact=form.contact.data or None,
@@ -150,15 +202,51 @@ def new_case():  # type: ignore[no-untyped-def]
                 now=now(),
                 first_check_delay=first_check_delay(),
             )
+        except TooManyCases as refused:
+            session_.rollback()
+            refusal = _("%(count)d cases were already opened from this connection in the last "
+                        "hour, the most we accept. Nothing was lost: your answers are below. "
+                        "Please try again in an hour, or add to a case you opened with “Follow "
+                        "my case”.", count=refused.limit)
+            return render_template("victims/new_case.html", form=form, refusal=refusal), 429
         except DuplicateURL:
             session_.rollback()
             form.urls.errors = [_("This address is already in your case.")]
         else:
             session_.commit()
-            # Shown once, in this response only: never in a URL, never stored in clear.
-            return render_template("victims/created.html", reference=case.reference,
-                                   secret=secret, minor=case.is_minor)
+            # Post/redirect/get: reloading the next page opens no second case.
+            session[CREATED_KEY] = cipher().encrypt(json.dumps({
+                "reference": case.reference, "secret": secret, "minor": case.is_minor,
+                "at": now().timestamp()})).decode()
+            return redirect(url_for("victims.case_created"), 303)
     return render_template("victims/new_case.html", form=form), (400 if form.errors else 200)
+
+
+@bp.get("/case/created")
+def case_created():  # type: ignore[no-untyped-def]
+    """The reference and secret of the case just opened. A reload (or another language)
+    shows them again in this browser for a few minutes, never opens a second case; they
+    leave the cookie once she follows her case or leaves the site."""
+    sealed = session.get(CREATED_KEY)
+    opened = json.loads(cipher().decrypt(sealed.encode()) or "null") if sealed else None
+    if opened is not None and now() - datetime.fromtimestamp(
+            opened["at"], tz=now().tzinfo) > CREATED_SHOWN_WITHIN:
+        session.pop(CREATED_KEY, None)
+        opened = None
+    if opened is None:
+        return render_template("victims/created.html", reference=None, secret=None,
+                               minor=False)
+    return render_template("victims/created.html", reference=opened["reference"],
+                           secret=opened["secret"], minor=opened["minor"])
+
+
+def _slow_down(session_: Session, reference_key: str, moment: datetime) -> None:
+    """Wait before answering about a reference under guessing; the transaction is closed
+    first, so no lock is held while waiting."""
+    delay = reference_delay(session_, reference_key, _policy(), moment)
+    if delay > 0:
+        session_.commit()
+        time.sleep(delay)
 
 
 @bp.route("/case/follow", methods=["GET", "POST"])
@@ -172,7 +260,9 @@ def follow_case():  # type: ignore[no-untyped-def]
         keys = {"reference": throttle_key(secret_key, format_reference(form.reference.data)),
                 "client": throttle_key(secret_key, request.remote_addr or "unknown")}
         moment = now()
-        locked = is_locked(session_, keys, moment)
+        locked = is_locked(session_, {"client": keys["client"]}, moment)
+        if not locked:
+            _slow_down(session_, keys["reference"], moment)
         # The same work whether the reference exists or not, locked or not: one lookup, one
         # password-hash verification.
         case = find_case_by_credentials(session_, form.reference.data, form.secret.data)
@@ -180,11 +270,9 @@ def follow_case():  # type: ignore[no-untyped-def]
             case = None
         if case is not None and not locked:
             clear_failures(session_, "reference", keys["reference"])
+            _forget_case("replaced")
+            start_session("victim", VICTIM_SESSION_KEY, case_id=case.id)
             session_.commit()
-            _forget_case()
-            session.permanent = True
-            session[CASE_KEY] = case.id
-            session[SEEN_KEY] = int(moment.timestamp())
             return redirect(url_for("victims.case_status"))
         if locked:
             error = _("Too many attempts. For your safety, opening a case from here is paused "
@@ -233,17 +321,21 @@ def add_case_urls():  # type: ignore[no-untyped-def]
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
-    form = AddURLsForm()
+    form = _limit(AddURLsForm())
     if form.validate_on_submit():
         session_ = db_session()
         existing = set(session_.scalars(select(ReportedURL.url)
                                         .where(ReportedURL.case_id == case.id)))
         new = [url for url in form.normalized_urls if url not in existing]
         try:
-            add_urls(session_, case, new, now(), first_check_delay())
+            add_urls(session_, case, new, now(), first_check_delay(),
+                     max_per_case=current_app.config["VICTIM_URLS_PER_CASE"])
         except CaseClosedToChanges:
             session_.rollback()
             form.urls.errors = [_("This case is withdrawn: nothing can be added to it.")]
+        except CaseFull as full:
+            session_.rollback()
+            form.urls.errors = [_case_full_message(full)]
         else:
             session_.commit()
             if new:
@@ -261,14 +353,18 @@ def add_case_images():  # type: ignore[no-untyped-def]
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
-    form = AddImagesForm()
+    form = _limit(AddImagesForm())
     if form.validate_on_submit():
         session_ = db_session()
         try:
-            added = add_hashes(session_, case, form.submitted_hashes, now())
+            added = add_hashes(session_, case, form.submitted_hashes, now(),
+                               max_per_case=current_app.config["VICTIM_HASHES_PER_CASE"])
         except CaseClosedToChanges:
             session_.rollback()
             form.hashes.errors = [_("This case is withdrawn: nothing can be added to it.")]
+        except CaseFull as full:
+            session_.rollback()
+            form.hashes.errors = [_case_full_message(full)]
         else:
             session_.commit()
             flash(ngettext("Thank you. We added %(num)d image fingerprint.",
@@ -316,7 +412,8 @@ def withdraw():  # type: ignore[no-untyped-def]
     form = ConfirmForm()
     if form.validate_on_submit():
         session_ = db_session()
-        withdraw_case(session_, case, now())
+        withdraw_case(session_, case, now())  # ends every session of the case
+        start_session("victim", VICTIM_SESSION_KEY, case_id=case.id)
         session_.commit()
         flash(_("Your case is withdrawn. Your image fingerprints are no longer shared and we "
                 "stopped checking the web addresses."))
@@ -337,7 +434,7 @@ def erase():  # type: ignore[no-untyped-def]
         session_.commit()
         after_erasure(current_app.extensions["disrupt.db"], session_, current_app.config,
                       case_id)
-        _forget_case()
+        session.pop(VICTIM_SESSION_KEY, None)  # its row went with the case
         return render_template("victims/erased.html")
     return render_template("victims/erase.html", form=form), (400 if form.errors else 200)
 
@@ -358,8 +455,10 @@ def confirm_contact_address(token: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/case/leave")
 def leave_case():  # type: ignore[no-untyped-def]
-    """Close the case page in this browser (also sent by the "Leave this site" button)."""
-    _forget_case()
+    """End the case page's session (also sent by the "Leave this site" button): a copy of
+    the cookie opens nothing afterwards."""
+    _forget_case("left")
+    db_session().commit()
     return redirect(url_for("victims.home"))
 
 

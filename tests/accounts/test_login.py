@@ -6,7 +6,7 @@ import logging
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from disrupt.accounts import totp
 from disrupt.accounts.models import AuditEvent, RecoveryCode, User, WebSession
@@ -165,6 +165,22 @@ def test_the_cookie_opens_nothing_after_logout_or_from_another_browser(app, db):
     assert replay.get("/console/").status_code == 302
     with db.session() as s:
         assert "logout" in set(s.scalars(select(WebSession.end_reason)))
+
+
+def test_the_worker_drops_sessions_a_day_after_they_ended(app, db):
+    from disrupt.accounts.jobs import purge_ended_sessions
+
+    ended = staff_client(app, "cw@example.org")
+    live = staff_client(app, "cw2@example.org")
+    assert live.get("/console/").status_code == 200
+    page = ended.get("/console/")
+    token = re.search(rb'name="csrf_token" value="([^"]+)"', page.data).group(1).decode()
+    assert ended.post("/console/logout", data={"csrf_token": token}).status_code == 302
+    now = utcnow()
+    assert purge_ended_sessions(db, app.config, now=lambda: now + timedelta(hours=1)) == 0
+    assert purge_ended_sessions(db, app.config, now=lambda: now + timedelta(hours=25)) == 2
+    with db.session() as s:
+        assert s.scalar(select(func.count()).select_from(WebSession)) == 0
 
 
 def test_the_session_table_holds_no_token(app, db):

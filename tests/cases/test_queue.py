@@ -26,15 +26,18 @@ def _seed(db, me, other):
                      updated_at=now)
             s.add(c)
             s.flush()
+            urls = []
             if platform is not None:
-                s.add(ReportedURL(case_id=c.id, url=f"https://{ref}.test/", host=f"{ref}.test",
-                                  platform_id=platforms[platform].id, created_at=now))
-            if deadline_in is not None:
+                urls.append(ReportedURL(case_id=c.id, url=f"https://{ref}.test/",
+                                        host=f"{ref}.test", platform_id=platforms[platform].id,
+                                        created_at=now))
+                s.add_all(urls)
+            if deadline_in is not None:  # overdue needs a URL not removed in the request
                 s.add(RemovalRequest(
                     case_id=c.id, platform_id=platforms[platform or 0].id,
                     legal_basis="dsa_art16", language="en", channel="email", subject="s",
                     body="b", idempotency_key=uuid.uuid4().hex, status=request_status,
-                    created_at=now, sent_at=now, deadline_at=now + deadline_in))
+                    created_at=now, sent_at=now, deadline_at=now + deadline_in, urls=urls))
             return c
 
         case("OLD", days=40)

@@ -65,7 +65,7 @@ def test_preview_edit_and_queue_a_notice(database_url, tmp_path):
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "Notification de contenu manifestement illicite" in html
-    assert "https://cdn.picshare.example/b.jpg" in html and PDQ in html
+    assert "https://cdn.picshare.example/b.jpg" in html and PDQ not in html  # no consent
     assert 'value="queue"' in html
     # Edit: drop a URL, add a paragraph; preview, then queue.
     form = {f"{p}-url_ids": [ids["urls"][0]], f"{p}-legal_basis": "lcen_art6",

@@ -16,9 +16,10 @@ def csrf_token(client: Any, path: str) -> str:
     return match.group(1) or match.group(2)
 
 
-def post_form(client: Any, path: str, data: dict[str, Any], token_from: str | None = None) -> Any:
+def post_form(client: Any, path: str, data: dict[str, Any], token_from: str | None = None,
+              **options: Any) -> Any:
     token = csrf_token(client, token_from or path)
-    return client.post(path, data={**data, "csrf_token": token})
+    return client.post(path, data={**data, "csrf_token": token}, **options)
 
 
 def login(client: Any, email: str, password: str) -> Any:

@@ -80,7 +80,7 @@ def _open_case(client, picshare, image: bytes) -> tuple[str, str, dict]:  # type
     data = {"reporter": "self", "intimate": "yes", "age_group": "adult", "language": "en",
             "consent_notices": "y", "consent_hash_sharing": "y", "urls": "\n".join(urls),
             "contact": f"lake{TOKEN}c@example.org", "hashes": json.dumps([hash_row])}
-    response = post_form(client, "/case/new", data)
+    response = post_form(client, "/case/new", data, follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     reference, secret = created_credentials(response.get_data(as_text=True))
     return reference, secret, hashes

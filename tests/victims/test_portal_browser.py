@@ -304,7 +304,7 @@ def test_keyboard_only(browser, portal, axe_source):
 
 
 def test_wrong_and_locked_pages_are_accessible(browser, sqlite_url, tmp_path, axe_source):
-    app = make_test_app(sqlite_url, tmp_path, VICTIM_LOCKOUT_ATTEMPTS=2)
+    app = make_test_app(sqlite_url, tmp_path, VICTIM_CLIENT_ATTEMPTS=2)
     with serve(app) as base:
         context = browser.new_context(viewport={"width": 320, "height": 720})
         page = context.new_page()

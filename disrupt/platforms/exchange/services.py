@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import String, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from disrupt.cases import sharing
 from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash
-from disrupt.hashing.matching import PDQ_MIN_QUALITY, is_pdq_hex
+from disrupt.cases.sharing import cleared_sql
+from disrupt.hashing.matching import is_pdq_hex
 from disrupt.platforms.exchange.models import FEEDBACK_VALUES, APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import Platform
 
@@ -76,17 +78,6 @@ def revoke_api_client(client: APIClient, now: datetime) -> None:
 
 # -- which hashes are shared ------------------------------------------------------------------
 
-def _shareable():  # type: ignore[no-untyped-def]
-    """A case's hash is shared when the victim consented, a minor's hash only after a
-    caseworker's decision, and a weak PDQ only when a caseworker overrode the quality bar."""
-    approved = MediaHash.sharing_approved_at.is_not(None)
-    return and_(
-        Case.consent_hash_sharing.is_(True),
-        or_(Case.age_group != "minor", approved),
-        or_(MediaHash.kind != "image", MediaHash.pdq_quality >= PDQ_MIN_QUALITY, approved),
-    )
-
-
 def _row_status():  # type: ignore[no-untyped-def]
     return case(
         (and_(MediaHash.status == "active", Case.status.not_in(STOPPED_STATUSES)),
@@ -113,13 +104,13 @@ def _signal_rows(session: Session):  # type: ignore[no-untyped-def]
         select(literal("ImagePDQ", String).label("signal_type"),
                MediaHash.pdq.label("hash_value"), modified.label("modified"))
         .join(Case, Case.id == MediaHash.case_id)
-        .where(MediaHash.kind == "image", MediaHash.pdq.is_not(None), _shareable())
+        .where(MediaHash.kind == "image", MediaHash.pdq.is_not(None), cleared_sql())
     )
     videos = (
         select(literal("VideoMD5", String).label("signal_type"),
                MediaHash.md5.label("hash_value"), modified.label("modified"))
         .join(Case, Case.id == MediaHash.case_id)
-        .where(MediaHash.kind == "video", MediaHash.md5.is_not(None), _shareable())
+        .where(MediaHash.kind == "video", MediaHash.md5.is_not(None), cleared_sql())
     )
     shared = union_all(images, videos).subquery()
     feedback = (
@@ -223,7 +214,7 @@ def _records(
         for value, case_id, row_status in session.execute(
             select(column, MediaHash.case_id, status)
             .join(Case, Case.id == MediaHash.case_id)
-            .where(column.in_(values), _shareable())
+            .where(column.in_(values), cleared_sql())
         ):
             number = opaque_case_number(secret_key, client.platform_id, case_id)
             previous = cases_by_key[(signal_type, value)].get(number)
@@ -296,9 +287,15 @@ def _tags(raw: Any) -> list[str]:
     return sorted(set(raw))[:20]
 
 
-def _known_hashes(session: Session, values: list[str]) -> set[str]:
-    found = set(session.scalars(select(MediaHash.pdq).where(MediaHash.pdq.in_(values))))
-    found |= set(session.scalars(select(MediaHash.md5).where(MediaHash.md5.in_(values))))
+def _listed_hashes(session: Session, values: list[str]) -> set[str]:
+    """Of these values, the ones FetchHashes lists: any other hash, whether we hold it or
+    not, is answered for as unknown, so that a key cannot ask what we hold."""
+    found = set(session.scalars(
+        select(MediaHash.pdq).join(Case, Case.id == MediaHash.case_id)
+        .where(MediaHash.kind == "image", MediaHash.pdq.in_(values), cleared_sql())))
+    found |= set(session.scalars(
+        select(MediaHash.md5).join(Case, Case.id == MediaHash.case_id)
+        .where(MediaHash.kind == "video", MediaHash.md5.in_(values), cleared_sql())))
     return found
 
 
@@ -315,7 +312,7 @@ def submit_feedback(
             raise ExchangeError("each feedback needs a hashValue")
         parsed.append((item["hashValue"].lower(), _feedback_value(item.get("feedbackValue")),
                        _tags(item.get("tags"))))
-    known = _known_hashes(session, [value for value, _, _ in parsed])
+    known = _listed_hashes(session, [value for value, _, _ in parsed])
     unknown = sorted({value for value, _, _ in parsed if value not in known})
     for value, feedback, tags in parsed:
         if value in known:
@@ -378,20 +375,24 @@ def export_rows(session: Session, *, client: APIClient, secret_key: str,
 
 # -- what the case page and the victim see -------------------------------------------------
 
+#: The case page's words for each state of disrupt.cases.sharing.
+CONSOLE_SHARING_WORDS = {
+    sharing.SHARED: "shared with partner platforms",
+    sharing.WITHDRAWN: "withdrawn from the exchange",
+    sharing.NO_CONSENT: "not shared: no consent",
+    sharing.NO_EXCHANGEABLE_HASH: "not shared: no exchangeable hash",
+    sharing.AWAITING_DECISION: "awaiting a caseworker's decision",
+    sharing.WEAK: "not shared: weak fingerprint",
+}
+
+
 def sharing_state(case_: Case, media: MediaHash) -> str:
     """Where one hash stands in the exchange, in the words of the case page."""
-    if media.status != "active" or case_.status in STOPPED_STATUSES:
-        return "withdrawn from the exchange"
-    if not case_.consent_hash_sharing:
-        return "not shared: no consent"
-    approved = media.sharing_approved_at is not None
-    if case_.is_minor and not approved:
-        return "awaiting a caseworker's decision (minor)"
-    if media.kind == "image" and (media.pdq_quality or 0) < PDQ_MIN_QUALITY and not approved:
-        return "not shared: weak fingerprint"
-    if media.kind == "image" and not media.pdq or media.kind == "video" and not media.md5:
-        return "not shared: no exchangeable hash"
-    return "shared with partner platforms"
+    state = sharing.sharing_state(case_, media)
+    if state == sharing.AWAITING_DECISION:
+        why = "minor" if case_.is_minor else "age unknown"
+        return f"{CONSOLE_SHARING_WORDS[state]} ({why})"
+    return CONSOLE_SHARING_WORDS[state]
 
 
 def approve_sharing(media: MediaHash, *, user_id: int, now: datetime) -> None:
