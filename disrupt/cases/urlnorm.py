@@ -35,7 +35,7 @@ import urllib.parse
 
 import idna
 
-from disrupt.monitoring.guard import parse_ip_literal
+from disrupt.urls.ip import parse_ip_literal
 
 MAX_URL_LENGTH = 2048
 
@@ -376,27 +376,34 @@ def normalize_many(text: str) -> tuple[list[str], list[tuple[str, str]]]:
     """Normalise a pasted block of addresses (one per line or separated by spaces).
 
     Returns the normalised addresses, unique and in the order pasted, and
-    ``(as pasted, message)`` for each one refused – invalid, or a repeat of an
-    address given earlier in the same paste.
+    ``(as pasted, message)`` for what was refused: one entry per line for the words of that
+    line that are not addresses (a sentence is one refusal, not one per word), and one for
+    each repeat of an address given earlier in the same paste.
     """
     urls: list[str] = []
     errors: list[tuple[str, str]] = []
     seen: dict[str, int] = {}
-    for token in text.split():
-        candidate = _unwrap(token)
-        if not candidate:
-            continue
-        try:
-            url = normalize_url(candidate)
-        except InvalidURL as exc:
-            errors.append((token, str(exc)))
-            continue
-        if url in seen:
-            errors.append(
-                (token, f"This address is already in your list (number {seen[url]}): "
-                        "it was only added once.")
-            )
-            continue
-        urls.append(url)
-        seen[url] = len(urls)
+    for line in text.splitlines():
+        refused: list[str] = []
+        first_reason = ""
+        for token in line.split():
+            candidate = _unwrap(token)
+            if not candidate:
+                continue
+            try:
+                url = normalize_url(candidate)
+            except InvalidURL as exc:
+                refused.append(token)
+                first_reason = first_reason or str(exc)
+                continue
+            if url in seen:
+                errors.append(
+                    (token, f"This address is already in your list (number {seen[url]}): "
+                            "it was only added once.")
+                )
+                continue
+            urls.append(url)
+            seen[url] = len(urls)
+        if refused:
+            errors.append((" ".join(refused), first_reason))
     return urls, errors

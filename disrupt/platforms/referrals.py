@@ -45,6 +45,7 @@ _TEXT = {
         "unknown_platform": "unknown",
         "hashes": "Image identifiers (computed on the victim's device; no image is attached)",
         "no_hashes": "No image identifier.",
+        ": ": ": ",
     },
     "fr": {
         "title": "Signalement d'images intimes diffusées sans consentement",
@@ -53,10 +54,10 @@ _TEXT = {
         "category": "Catégorie",
         "adult": "Images intimes d'une personne majeure diffusées sans son consentement "
                  "(Code pénal, art. 226-2-1)",
-        "minor": "Contenu pédocriminel : la personne avait moins de 18 ans lors de la "
+        "minor": "Contenu pédocriminel\u00a0: la personne avait moins de 18 ans lors de la "
                  "réalisation des images (Code pénal, art. 227-23)",
-        "unknown": "Images intimes diffusées sans consentement ; âge de la personne lors de la "
-                   "réalisation des images inconnu",
+        "unknown": "Images intimes diffusées sans consentement\u00a0; âge de la personne lors "
+                   "de la réalisation des images inconnu",
         "reported": "Signalé à notre organisme le",
         "prepared": "Résumé établi le",
         "where": "Où le contenu a été vu",
@@ -69,11 +70,36 @@ _TEXT = {
         "requests": "demandes de retrait",
         "none": "aucune",
         "unknown_platform": "inconnue",
-        "hashes": "Identifiants des images (calculés sur l'appareil de la victime ; aucune image "
-                  "n'est jointe)",
+        "hashes": "Identifiants des images (calculés sur l'appareil de la victime\u00a0; aucune "
+                  "image n'est jointe)",
         "no_hashes": "Aucun identifiant d'image.",
+        # French typography: a non-breaking space before the colon.
+        ": ": "\u00a0: ",
     },
 }
+
+# The words of the states and statuses the summary names, so that no code is left in English
+# in a French text.
+_STATE_WORDS = {
+    "en": {"pending": "not checked yet", "online": "online", "removal_suspected":
+           "looks removed, being checked again", "removed": "removed",
+           "indeterminate": "could not be checked", "restricted": "access restricted",
+           "invalid": "not a valid address"},
+    "fr": {"pending": "pas encore vérifiée", "online": "en ligne", "removal_suspected":
+           "semble retirée, en cours de nouvelle vérification", "removed": "retirée",
+           "indeterminate": "n'a pas pu être vérifiée", "restricted": "accès restreint",
+           "invalid": "adresse non valide"},
+}
+_STATUS_WORDS = {
+    "en": {"draft": "draft", "queued": "waiting to be sent", "sent": "sent",
+           "acknowledged": "acknowledged", "actioned": "acted upon", "rejected": "rejected",
+           "failed": "could not be sent"},
+    "fr": {"draft": "brouillon", "queued": "en attente d'envoi", "sent": "envoyée",
+           "acknowledged": "accusé de réception", "actioned": "traitée", "rejected": "refusée",
+           "failed": "échec de l'envoi"},
+}
+_KIND_WORDS = {"en": {"image": "image", "video": "video"},
+               "fr": {"image": "image", "video": "vidéo"}}
 
 
 def _when(value: datetime | None) -> str:
@@ -86,7 +112,10 @@ def referral_summary(
     """Category, dates and times, where the content was seen, URLs and hashes: plain text to
     paste into the recipient's form. Refused (CaseStopped) once the victim stopped the case."""
     ensure_work_allowed(case)
-    t = _TEXT.get(language, _TEXT["en"])
+    lang = language if language in _TEXT else "en"
+    t, colon = _TEXT[lang], _TEXT[lang][": "]
+    states, statuses = _STATE_WORDS[lang], _STATUS_WORDS[lang]
+    semi = "\u00a0; " if lang == "fr" else "; "
     category = {"minor": t["minor"], "adult": t["adult"]}.get(case.age_group, t["unknown"])
     requests = list(session.scalars(
         select(RemovalRequest).where(RemovalRequest.case_id == case.id)
@@ -94,27 +123,28 @@ def referral_summary(
     lines = [
         t["title"],
         "",
-        f"{t['category']}: {category}",
-        f"{t['case']}: {case.reference}",
-        f"{t['org']}: {notifier.name} <{notifier.email}>",
-        f"{t['reported']}: {_when(case.created_at)}",
-        f"{t['prepared']}: {_when(now)}",
+        f"{t['category']}{colon}{category}",
+        f"{t['case']}{colon}{case.reference}",
+        f"{t['org']}{colon}{notifier.name} <{notifier.email}>",
+        f"{t['reported']}{colon}{_when(case.created_at)}",
+        f"{t['prepared']}{colon}{_when(now)}",
         "",
-        f"{t['where']}:",
+        f"{t['where']}{colon.rstrip()}",
     ]
     for number, url in enumerate(case.urls, start=1):
         platform = url.platform.name if url.platform is not None else t["unknown_platform"]
-        sent = [f"{_when(r.sent_at)} ({r.status})" for r in requests
+        sent = [f"{_when(r.sent_at)} ({statuses.get(r.status, r.status)})" for r in requests
                 if r.sent_at is not None and any(u.id == url.id for u in r.urls)]
         lines += [
             f"{number}. {url.url}",
-            f"   {t['platform']}: {platform}; {t['host']}: {url.host}",
-            f"   {t['first_reported']}: {_when(url.created_at)}; "
-            f"{t['first_online']}: {_when(url.first_seen_online_at)}; "
-            f"{t['last_online']}: {_when(url.last_seen_online_at)}",
-            f"   {t['state']}: {url.state}; {t['requests']}: {', '.join(sent) or t['none']}",
+            f"   {t['platform']}{colon}{platform}{semi}{t['host']}{colon}{url.host}",
+            f"   {t['first_reported']}{colon}{_when(url.created_at)}{semi}"
+            f"{t['first_online']}{colon}{_when(url.first_seen_online_at)}{semi}"
+            f"{t['last_online']}{colon}{_when(url.last_seen_online_at)}",
+            f"   {t['state']}{colon}{states.get(url.state, url.state)}{semi}"
+            f"{t['requests']}{colon}{', '.join(sent) or t['none']}",
         ]
-    lines += ["", f"{t['hashes']}:"]
+    lines += ["", f"{t['hashes']}{colon.rstrip()}"]
     active = [h for h in case.hashes if h.status == "active"]
     for h in active:
         parts = [f"SHA-256 {h.sha256}"]
@@ -124,7 +154,7 @@ def referral_summary(
             parts.append(f"MD5 {h.md5}")
         if h.phash:
             parts.append(f"pHash {h.phash}")
-        lines.append(f"- {h.kind}: " + "; ".join(parts))
+        lines.append(f"- {_KIND_WORDS[lang].get(h.kind, h.kind)}{colon}" + semi.join(parts))
     if not active:
         lines.append(t["no_hashes"])
     return "\n".join(lines) + "\n"

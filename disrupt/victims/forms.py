@@ -85,12 +85,15 @@ def validate_url_block(form: Any, field: TextAreaField) -> None:
     if len((field.data or "").split()) > 2 * limit:
         raise ValidationError(too_many)
     good, errors = parse_url_block(field.data or "")
+    form.understood_urls = good
     if errors:
-        more = len(errors) - 10
-        text = " ".join(errors[:10])
-        if more > 0:
-            text += " " + gettext("(and %(count)d more)", count=more)
-        raise ValidationError(text)
+        shown = errors[:10]
+        if len(errors) > 10:
+            shown.append(gettext("(and %(count)d more)", count=len(errors) - 10))
+        # One message per refused line: all but the last go straight to the field's list,
+        # as WTForms keeps one message per raised ValidationError.
+        field.errors.extend(shown[:-1])
+        raise ValidationError(shown[-1])
     if len(good) > limit:
         raise ValidationError(too_many)
     form.normalized_urls = good
@@ -152,7 +155,8 @@ class OpenCaseForm(FlaskForm):
     language = SelectField(_l("Language for messages from us"), choices=language_choices())
     hashes = HiddenField()
     consent_notices = BooleanField(
-        _l("I agree that DISRUPT sends the web addresses above to the websites that host them, "
+        # The label names the organisation that runs the service (see __init__).
+        _l("I agree that the web addresses above are sent to the websites that host them, "
            "asking them to remove the images"),
         validators=[DataRequired(message=_l("We need your agreement to ask websites to remove "
                                             "the images."))],
@@ -164,6 +168,13 @@ class OpenCaseForm(FlaskForm):
 
     normalized_urls: list[str]
     submitted_hashes: list[SubmittedHash]
+
+    def __init__(self, *args: Any, organisation: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if organisation:
+            self.consent_notices.label.text = gettext(
+                "I agree that %(organisation)s sends the web addresses above to the websites "
+                "that host them, asking them to remove the images", organisation=organisation)
 
     def validate_intimate(self, field: RadioField) -> None:
         if field.data == "no":

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import format_date, format_datetime
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from disrupt.cases.sharing import (
 )
 from disrupt.hashing.matching import PDQ_MIN_QUALITY
 from disrupt.platforms.exchange.services import feedback_for_case
+from disrupt.victims.i18n import format_moment
 
 
 @dataclass
@@ -80,7 +81,7 @@ def url_rows(case: Case, requested: dict[int, datetime]) -> list[URLRow]:
             words=url_words(url, case),
             request_sent=(_("We asked the website to remove it on %(date)s.", date=_day(sent))
                           if sent else None),
-            last_checked=(format_datetime(url.last_checked_at, "medium")
+            last_checked=(format_moment(url.last_checked_at)
                           if url.last_checked_at else _("Not yet")),
         ))
     return rows

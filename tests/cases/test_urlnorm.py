@@ -239,6 +239,13 @@ def test_normalize_many_lines_spaces_duplicates_and_errors() -> None:
     assert "user name or password" in errors[3][1]
 
 
+def test_normalize_many_one_refusal_per_line() -> None:
+    urls, errors = normalize_many("Hi, I saw it here:\nexample.com/p/1 and there\nfoo bar")
+    assert urls == ["https://example.com/p/1"]
+    assert [raw for raw, _ in errors] == ["Hi, I saw it here:", "and there", "foo bar"]
+    assert all("https://" in message for _, message in errors)
+
+
 def test_normalize_many_empty() -> None:
     assert normalize_many("") == ([], [])
     assert normalize_many(" \n\t \n") == ([], [])
@@ -274,6 +281,7 @@ def test_normalize_many_500_urls() -> None:
     assert urls[2] == "http://site2.example.net/v/2"
     assert urls[3] == "https://" + "bücher3.de".encode("idna").decode() + "/~3"
     assert urls[4] == "https://[2001:db8::4]/x/4"
-    assert [raw for raw, _ in errors] == duplicates + invalid
+    # The refused words of one line are one refusal, not one per word.
+    assert [raw for raw, _ in errors] == duplicates + [" ".join(invalid)]
     assert all(message for _, message in errors)
     assert took < 2.0

@@ -223,7 +223,7 @@ def test_platform_admin_pages(database_url, tmp_path):
 
 
 @pytest.mark.parametrize(("recipient", "language", "category"), [
-    ("pharos", "fr", "Catégorie: Images intimes d'une personne majeure"),
+    ("pharos", "fr", "Catégorie\u00a0: Images intimes d'une personne majeure"),
     ("hotline", "en", "Category: Non-consensual intimate images of an adult"),
 ])
 def test_referral_summary_and_record(database_url, tmp_path, recipient, language, category):

@@ -88,7 +88,13 @@ def test_bad_input_is_explained_next_to_the_field_and_kept(client, db):
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert 'id="urls-error"' in html and 'aria-invalid="true"' in html
-    assert "“ftp://files.example/x”" in html and "“not”" in html
+    # One message per refused line, not one per word.
+    assert "“ftp://files.example/x”" in html and "“not a url at all”" in html
+    assert "“url”" not in html and html.count("<li>“") == 2
+    # What was understood is said, and the error sits above the field it is about.
+    assert "Understood as web addresses: https://fine.example/a" in html
+    assert html.index('id="urls-error"') < html.index('<textarea')
+    assert 'aria-describedby="urls-hint urls-error"' in html
     assert "https://fine.example/a" in html  # what was typed is kept
     assert 'id="contact-error"' in html and 'value="not-an-email"' in html
     assert 'id="consent_notices-error"' in html

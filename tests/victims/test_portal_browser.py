@@ -40,7 +40,7 @@ WORDS = {
            "send": "Envoyer le message", "withdraw": "Retirer mon dossier",
            "withdraw_yes": "Oui, retirer mon dossier", "erase": "Effacer mon dossier",
            "erase_yes": "Oui, effacer mon dossier", "withdrawn": "Vous avez retiré ce dossier",
-           "erased": "Votre dossier est effacé", "ready": "Empreintes prêtes : 2."},
+           "erased": "Votre dossier est effacé", "ready": "Empreintes prêtes\u00a0: 2."},
 }
 
 
