@@ -25,7 +25,7 @@ import disrupt.models  # noqa: E402,F401
 from disrupt.accounts.models import User  # noqa: E402
 from disrupt.accounts.services import enrol_totp  # noqa: E402
 from disrupt.cases.models import Case, ReportedURL  # noqa: E402
-from disrupt.cases.queue import QueueFilter, Viewer, queue_page  # noqa: E402
+from disrupt.console.queue import QueueFilter, Viewer, queue_page  # noqa: E402
 from disrupt.db import Database, utcnow  # noqa: E402
 from disrupt.migrate import upgrade  # noqa: E402
 from disrupt.platforms.models import Platform, RemovalRequest  # noqa: E402

@@ -9,6 +9,11 @@ from blinker import Namespace
 
 _events = Namespace()
 
+#: Addresses were added to a case: the platforms feature attaches each to the platform its
+#: host belongs to (it keeps `reported_urls.platform_id`, as `reattach_urls` does when a
+#: platform's domains change). Also given `urls`, the new reported URLs, not yet flushed.
+urls_reported = _events.signal("urls-reported")
+
 #: The victim withdrew the case: what would still act on it stops (hashes leave the
 #: exchange, queued notices are cancelled).
 case_withdrawn = _events.signal("case-withdrawn")

@@ -12,6 +12,7 @@ from disrupt.dashboard import erasure as dashboard_erasure
 from disrupt.db import Database
 from disrupt.events import case_erasure_committed
 from disrupt.monitoring import erasure as monitoring_erasure
+from disrupt.platforms import attachment as platforms_attachment
 from disrupt.platforms import erasure as platforms_erasure
 from disrupt.platforms.exchange import erasure as exchange_erasure
 from disrupt.victims import erasure as victims_erasure
@@ -24,6 +25,7 @@ ERASURE_MODULES = (accounts_erasure, cases_erasure, dashboard_erasure, monitorin
 def connect() -> None:
     for module in ERASURE_MODULES:
         module.connect()
+    platforms_attachment.connect()
 
 
 def after_erasure(db: Database, session: Session, config: Any, case_id: int) -> None:

@@ -1,38 +1,34 @@
-"""The configure steps of create_app and the Flask glue shared by the blueprints."""
+"""The configure steps of create_app: settings, database, security, blueprints, errors.
+
+The glue the blueprints share lives in disrupt/request.py: the factory imports the
+blueprints, and nothing a blueprint imports imports the factory."""
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import (
-    Flask,
-    current_app,
-    flash,
-    g,
-    has_request_context,
-    render_template,
-    request,
-    session,
-)
+from flask import Flask, flash, g, has_request_context, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext, lazy_gettext
-from flask_login import LoginManager, current_user
-from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.orm import Session
+from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from disrupt import config as settings
-from disrupt.db import Database, utcnow
+import disrupt.config as settings
+from disrupt.db import Database
 from disrupt.paths import private_folder
+from disrupt.request import (
+    STAFF_SESSION_KEY,
+    csrf,
+    db_session,
+    login_manager,
+    resume_session,
+    session_ended_by,
+)
 from disrupt.security import DataCipher
 
-csrf = CSRFProtect()
-STAFF_SESSION_KEY = "sid"
 HSTS_SECONDS = 63_072_000  # two years
-login_manager = LoginManager()
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
@@ -152,52 +148,6 @@ class _SessionInterface(SecureCookieSessionInterface):
             has_request_context() and request.is_secure)
 
 
-def client_fingerprint() -> str:
-    from disrupt.accounts.sessions import client_digest
-
-    return client_digest(current_app.config["SECRET_KEY"], request.remote_addr,
-                         request.headers.get("User-Agent"))
-
-
-def resume_session(kind: str, key: str, idle_minutes: float) -> Any:
-    """The live server-side session whose token this browser's cookie holds under `key`, or
-    None (the token is then dropped from the cookie). Checked and touched in its own short
-    write transaction, so a GET can end a session for good."""
-    from disrupt.accounts import sessions
-
-    token = session.get(key)
-    if token is None:
-        return None
-    with database().writer_sessionmaker() as writer:
-        record, why = sessions.resume(writer, token, kind=kind, client=client_fingerprint(),
-                                      idle=timedelta(minutes=idle_minutes), now=now())
-        writer.commit()
-    if record is None:
-        session.pop(key, None)
-        g.setdefault("session_end", {})[kind] = why
-    return record
-
-
-def session_ended_by(kind: str) -> str | None:
-    """Why this request's `kind` session just ended (idle, client, account...), if it did."""
-    return g.get("session_end", {}).get(kind)
-
-
-def start_session(kind: str, key: str, **owner: Any) -> None:
-    """A new server-side session for this browser (the view commits)."""
-    from disrupt.accounts import sessions
-
-    session[key] = sessions.start(db_session(), kind=kind, client=client_fingerprint(),
-                                  now=now(), **owner)
-
-
-def end_session(key: str, reason: str) -> None:
-    """Revoke this browser's session under `key` (the view commits)."""
-    from disrupt.accounts import sessions
-
-    sessions.revoke_token(db_session(), session.pop(key, None), now(), reason)
-
-
 def configure_i18n(app: Flask, _overrides: Mapping[str, Any]) -> None:
     from disrupt.victims.i18n import init_i18n
 
@@ -205,8 +155,9 @@ def configure_i18n(app: Flask, _overrides: Mapping[str, Any]) -> None:
 
 
 def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
+    from disrupt.accounts import admin_views  # noqa: F401  (its routes are on accounts_bp)
     from disrupt.accounts.views import bp as accounts_bp
-    from disrupt.cases.views import bp as cases_bp
+    from disrupt.console.views import bp as cases_bp
     from disrupt.dashboard.views import bp as dashboard_bp
     from disrupt.platforms.exchange.views import admin as exchange_admin_bp
     from disrupt.platforms.exchange.views import api as exchange_api_bp
@@ -251,44 +202,3 @@ def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:
             return render_template("errors/error.html", code=code, message=str(message)), code
 
         app.register_error_handler(code, handler)
-
-
-def database() -> Database:
-    return current_app.extensions["disrupt.db"]
-
-
-def cipher() -> DataCipher:
-    return current_app.extensions["disrupt.cipher"]
-
-
-def db_session() -> Session:
-    """The request's session; the view commits.
-
-    A form post reads, then writes: on SQLite its transaction takes the write lock at BEGIN
-    (waiting up to the busy timeout), so a worker committing in between cannot make the
-    write fail with "database is locked" (a stale WAL snapshot is never retried)."""
-    if "db_session" not in g:
-        writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
-        db = database()
-        g.db_session = (db.writer_sessionmaker if writes else db.sessionmaker)()
-    return g.db_session
-
-
-def now() -> datetime:
-    return utcnow()
-
-
-def first_check_delay() -> timedelta:
-    """How long a new URL may wait for its first check (CHECK_FIRST_DELAY_MINUTES, scaled)."""
-    config = current_app.config
-    return timedelta(minutes=float(config["CHECK_FIRST_DELAY_MINUTES"])) * float(
-        config["TIME_SCALE"])
-
-
-def audit(action: str, record: Any = None, **detail: Any) -> None:
-    """Record a caseworker action in the audit log, in the view's transaction."""
-    from disrupt.accounts.services import record_audit
-
-    actor = current_user if current_user.is_authenticated else None
-    record_audit(db_session(), action=action, now=now(), actor=actor, record=record,
-                 remote_addr=request.remote_addr, **detail)

@@ -16,6 +16,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+from disrupt.accounts.access import role_required
 from disrupt.accounts.audit import AuditFilter, audit_csv, audit_page, known_actions
 from disrupt.accounts.forms import AuditFilterForm, CreateUserForm, RoleForm, UserActionForm
 from disrupt.accounts.models import ROLES, User
@@ -28,9 +29,9 @@ from disrupt.accounts.services import (
     set_role,
     unlock,
 )
-from disrupt.accounts.views import bp, role_required
+from disrupt.accounts.views import bp
+from disrupt.request import audit, db_session, now
 from disrupt.validators import RECORD_ID
-from disrupt.web import audit, db_session, now
 
 AUDIT_PAGE = 100
 

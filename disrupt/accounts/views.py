@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from flask import (
@@ -17,11 +15,12 @@ from flask import (
     session,
     url_for,
 )
-from flask_login import current_user, login_required, logout_user
+from flask_login import current_user, logout_user
 from markupsafe import Markup
 from sqlalchemy import select
 
 from disrupt.accounts import totp
+from disrupt.accounts.access import role_required
 from disrupt.accounts.forms import (
     ChangePasswordForm,
     EnrolForm,
@@ -44,7 +43,7 @@ from disrupt.accounts.services import (
     recovery_codes_left,
     verify_second_factor,
 )
-from disrupt.web import (
+from disrupt.request import (
     STAFF_SESSION_KEY,
     audit,
     cipher,
@@ -61,23 +60,6 @@ bp = Blueprint("accounts", __name__, url_prefix="/console")
 PENDING_SECONDS = 300
 WRONG_LOGIN = "Wrong e-mail or password, or the account is locked."
 WRONG_CODE = "That code is not right, was already used, or the account is locked."
-
-
-def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Logged in with both factors, and (when roles are given) holding one of them.
-
-    The roles are kept on the view (``required_roles``) so the route inventory test can
-    check every route."""
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
-        @login_required
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if roles and current_user.role not in roles:
-                abort(403)
-            return view(*args, **kwargs)
-        wrapped.required_roles = roles  # type: ignore[attr-defined]
-        return wrapped
-    return decorator
 
 
 def _remote() -> str | None:
@@ -280,5 +262,3 @@ def change_password():  # type: ignore[no-untyped-def]
             return redirect(url_for("accounts.login"))
     return _account_page(password_form=form)
 
-
-from disrupt.accounts import admin_views  # noqa: E402,F401  (routes on this blueprint)

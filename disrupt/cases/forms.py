@@ -1,11 +1,9 @@
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import BooleanField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from disrupt.cases.models import AGE_GROUPS
 from disrupt.cases.services import CLOSE_OUTCOMES, MAX_MESSAGE, MAX_NOTE
-from disrupt.platforms.forms import INTIMACY_CONFIRMATION
-from disrupt.platforms.services import LEGAL_BASIS_NAMES, NOTICE_LANGUAGES
 
 
 class AddURLForm(FlaskForm):
@@ -13,13 +11,6 @@ class AddURLForm(FlaskForm):
         "Web addresses (one per line; paste as many as you need)",
         validators=[DataRequired(), Length(max=2_000_000)],
         render_kw={"rows": 4, "spellcheck": "false", "autocomplete": "off"})
-
-
-class RemovalRequestForm(FlaskForm):
-    url_ids = SelectMultipleField("URLs", coerce=int, validators=[DataRequired()])
-    legal_basis = SelectField("Legal basis", choices=list(LEGAL_BASIS_NAMES.items()))
-    language = SelectField("Language", choices=[(lang, lang.upper()) for lang in NOTICE_LANGUAGES])
-    intimacy_confirmed = BooleanField(INTIMACY_CONFIRMATION)
 
 
 class AssignForm(FlaskForm):

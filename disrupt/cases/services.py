@@ -23,7 +23,7 @@ from disrupt.cases.models import (
 )
 from disrupt.cases.rules import ensure_work_allowed
 from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_many, normalize_url
-from disrupt.platforms.services import platform_for_host
+from disrupt.events import require_listeners, urls_reported
 from disrupt.security import DataCipher
 from disrupt.translatable import N_
 
@@ -134,21 +134,26 @@ def add_reported_url(
         raise DuplicateURL(f"This address is already in the case: {url}")
     if any(existing.url == url for existing in case.urls):
         raise DuplicateURL(f"This address is already in the case: {url}")
-    host = host_of(url)
-    platform = platform_for_host(session, host)
     reported = ReportedURL(
         case=case,
         url=url,
-        host=host,
-        platform=platform,
+        host=host_of(url),
         reported_by=reported_by,
         state="pending",
         next_check_at=first_check_at(now, first_check_delay),
         created_at=now,
     )
     session.add(reported)
+    _announce(session, case, [reported], now)
     case.updated_at = now
     return reported
+
+
+def _announce(session: Session, case: Case, urls: list[ReportedURL], now: datetime) -> None:
+    """Tell the features that follow new addresses (the platforms feature attaches each one
+    to its platform) before the caller sees them."""
+    require_listeners(urls_reported)
+    urls_reported.send(case, session=session, now=now, urls=urls)
 
 
 def priority_for(age_group: str) -> int:
@@ -259,22 +264,19 @@ def add_reported_urls(
     if len(urls) > MAX_PASTED_URLS:
         raise CaseActionError(f"Paste at most {MAX_PASTED_URLS} addresses at once.")
     existing = set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id)))
-    platforms: dict[str, Any] = {}
     added: list[ReportedURL] = []
     for url in urls:
         if url in existing:
             refused.append((url, f"This address is already in the case: {url}"))
             continue
-        host = host_of(url)
-        if host not in platforms:
-            platforms[host] = platform_for_host(session, host)
-        row = ReportedURL(case=case, url=url, host=host, platform=platforms[host],
+        row = ReportedURL(case=case, url=url, host=host_of(url),
                           reported_by=reported_by, state="pending",
                           next_check_at=first_check_at(now, first_check_delay), created_at=now)
         session.add(row)
         added.append(row)
         existing.add(url)
     if added:
+        _announce(session, case, added, now)
         case.updated_at = now
     return added, refused
 

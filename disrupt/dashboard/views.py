@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import force_locale
 
-from disrupt.accounts.views import role_required
+from disrupt.accounts.access import role_required
 from disrupt.dashboard import charts
 from disrupt.dashboard.forms import StatisticsFilterForm
 from disrupt.dashboard.jobs import fold_changed_urls
@@ -25,7 +25,7 @@ from disrupt.dashboard.tables import (
     raw_value,
     with_activity,
 )
-from disrupt.web import database, db_session, now
+from disrupt.request import database, db_session, now
 
 bp = Blueprint("dashboard", __name__, url_prefix="/console/dashboard")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template
 
-from disrupt.accounts.views import role_required
+from disrupt.accounts.access import role_required
 from disrupt.demo.simulator import SAFE_KEY
 
 bp = Blueprint("demo", __name__, url_prefix="/console/demo")

@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from disrupt.operations.health import HealthLimits, assess
 from disrupt.operations.metrics import exposition
-from disrupt.web import db_session, now
+from disrupt.request import db_session, now
 
 bp = Blueprint("operations", __name__)
 

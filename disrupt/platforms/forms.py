@@ -28,6 +28,15 @@ INTIMACY_CONFIRMATION = ("The victim was not sure the images are intimate: I loo
                          "confirm they are")
 
 
+class RemovalRequestForm(FlaskForm):
+    """The case page's request to one platform: which of its addresses, on what basis."""
+
+    url_ids = SelectMultipleField("URLs", coerce=int, validators=[DataRequired()])
+    legal_basis = SelectField("Legal basis", choices=list(LEGAL_BASIS_NAMES.items()))
+    language = SelectField("Language", choices=[(lang, lang.upper()) for lang in NOTICE_LANGUAGES])
+    intimacy_confirmed = BooleanField(INTIMACY_CONFIRMATION)
+
+
 class NoticeForm(FlaskForm):
     """The caseworker's edits of a notice: which URLs, basis, language, an added paragraph."""
 

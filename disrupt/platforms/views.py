@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from disrupt.accounts.views import role_required
+from disrupt.accounts.access import role_required
 from disrupt.cases.models import Case
 from disrupt.cases.rules import CaseStopped, work_refusal
 from disrupt.platforms.catalogue import export_platforms, import_catalogue, import_platforms
@@ -52,7 +52,7 @@ from disrupt.platforms.services import (
     retry_failed_request,
     update_platform,
 )
-from disrupt.web import audit, db_session, now
+from disrupt.request import audit, db_session, now
 
 bp = Blueprint("platforms", __name__, url_prefix="/console")
 

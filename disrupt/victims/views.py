@@ -27,6 +27,16 @@ from sqlalchemy.orm import Session
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.services import DuplicateURL, case_messages
 from disrupt.listeners import after_erasure
+from disrupt.request import (
+    cipher,
+    db_session,
+    end_session,
+    first_check_delay,
+    now,
+    resume_session,
+    session_ended_by,
+    start_session,
+)
 from disrupt.victims.confirmation import confirm_contact, contact_state
 from disrupt.victims.forms import (
     AddImagesForm,
@@ -64,16 +74,6 @@ from disrupt.victims.services import (
     withdraw_case,
 )
 from disrupt.victims.status import hash_rows, url_rows
-from disrupt.web import (
-    cipher,
-    db_session,
-    end_session,
-    first_check_delay,
-    now,
-    resume_session,
-    session_ended_by,
-    start_session,
-)
 
 bp = Blueprint("victims", __name__)
 
@@ -178,7 +178,8 @@ def _case_full_message(full: CaseFull) -> str:
 @bp.route("/case/new", methods=["GET", "POST"])
 def new_case():  # type: ignore[no-untyped-def]
     config = current_app.config
-    form = _limit(OpenCaseForm(), per_case_urls=config["VICTIM_URLS_PER_CASE"],
+    form = _limit(OpenCaseForm(organisation=config["ORGANISATION_NAME"]),
+                  per_case_urls=config["VICTIM_URLS_PER_CASE"],
                   per_case_hashes=config["VICTIM_HASHES_PER_CASE"])
     refusal = None
     if request.method == "GET":

@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 from disrupt.cases.models import Case, ReportedURL
-from disrupt.cases.queue import QueueFilter, Viewer, queue_page
+from disrupt.console.queue import QueueFilter, Viewer, queue_page
 from disrupt.db import utcnow
 from disrupt.platforms.models import Platform, RemovalRequest
 from tests.support.staff import make_user, staff_client

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from disrupt.accounts.services import create_user
 from disrupt.cases.models import Case, Referral
-from disrupt.cases.queue import QueueFilter, Viewer, queue_page
 from disrupt.cases.rules import CaseStopped, work_refusal
+from disrupt.console.queue import QueueFilter, Viewer, queue_page
 from disrupt.dashboard.fold import fold_statistics
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.db import utcnow

@@ -21,7 +21,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from disrupt.accounts.views import role_required
+from disrupt.accounts.access import role_required
 from disrupt.csv_export import SafeWriter
 from disrupt.platforms.exchange.forms import APIClientForm, RevokeForm
 from disrupt.platforms.exchange.models import APIClient
@@ -36,7 +36,7 @@ from disrupt.platforms.exchange.services import (
     submit_hashes,
 )
 from disrupt.platforms.models import Platform
-from disrupt.web import audit, csrf, db_session, now
+from disrupt.request import audit, csrf, db_session, now
 
 api = Blueprint("exchange_api", __name__, url_prefix="/api/exchange/v1")
 admin = Blueprint("exchange_admin", __name__, url_prefix="/console/admin/api-clients")

@@ -18,8 +18,8 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+from disrupt.accounts.access import role_required
 from disrupt.accounts.models import User
-from disrupt.accounts.views import role_required
 from disrupt.cases.forms import (
     AddURLForm,
     AssignForm,
@@ -27,14 +27,12 @@ from disrupt.cases.forms import (
     MessageForm,
     NoteForm,
     ReadMessagesForm,
-    RemovalRequestForm,
     ShareHashForm,
     StatusForm,
     URLActionForm,
 )
 from disrupt.cases.matches import HashMatcher, match_page
 from disrupt.cases.models import Case, ReportedURL
-from disrupt.cases.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter, queue_page
 from disrupt.cases.rules import work_refusal
 from disrupt.cases.services import (
     CLOSE_OUTCOMES,
@@ -51,13 +49,15 @@ from disrupt.cases.services import (
     reopen_case,
     resume_checking,
 )
-from disrupt.cases.timeline import case_timeline
+from disrupt.console.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter, queue_page
+from disrupt.console.timeline import case_timeline
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.exchange.services import (
     approve_sharing,
     feedback_for_case,
     sharing_state,
 )
+from disrupt.platforms.forms import RemovalRequestForm
 from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.services import (
     NoticeError,
@@ -65,8 +65,8 @@ from disrupt.platforms.services import (
     open_requests_by_url,
     queue_removal_request,
 )
+from disrupt.request import audit, cipher, db_session, first_check_delay, now
 from disrupt.tracing.services import traces_for_hosts
-from disrupt.web import audit, cipher, db_session, first_check_delay, now
 
 bp = Blueprint("cases", __name__, url_prefix="/console")
 
