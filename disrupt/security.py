@@ -59,6 +59,14 @@ class DataCipher:
             return None
         return self._fernet.encrypt(text.encode("utf-8"))
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Files at rest (evidence captures): the same key, bytes in and out."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """Raises cryptography's InvalidToken for a file altered or sealed with another key."""
+        return self._fernet.decrypt(token)
+
     def decrypt(self, token: bytes | None) -> str | None:
         if token is None:
             return None
