@@ -3,7 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from disrupt.db import Base
@@ -122,3 +131,56 @@ class RequestReply(Base):
     received_at: Mapped[datetime]
 
     request: Mapped[RemovalRequest] = relationship(back_populates="replies")
+
+
+#: What the worker proposes for a platform's e-mail; the caseworker confirms it as a reply.
+PROPOSED_STATUSES = ("acknowledged", "actioned", "rejected", "more_information")
+#: A mailbox message is waiting for a caseworker (proposed, triage) or was dealt with.
+MAILBOX_STATES = ("proposed", "triage", "confirmed", "dismissed")
+
+
+class MailboxMessage(Base):
+    """One e-mail read from the organisation's mailbox (IMAP): threaded to a removal request
+    with a proposed status, or waiting in triage. Attachments: names and SHA-256 only."""
+
+    __tablename__ = "mailbox_messages"
+    __table_args__ = (UniqueConstraint("folder", "uidvalidity", "uid"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    folder: Mapped[str] = mapped_column(String(200))
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    uid: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[str | None] = mapped_column(String(300))
+    sender: Mapped[str | None] = mapped_column(String(300))
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body: Mapped[str | None] = mapped_column(Text)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    problem: Mapped[str | None] = mapped_column(String(300))  # why part of it was not kept
+    sent_at: Mapped[datetime | None]  # its Date header
+    read_at: Mapped[datetime]
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("removal_requests.id", ondelete="CASCADE"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(12), index=True)
+    proposed_status: Mapped[str | None] = mapped_column(String(20))
+    proposed_reason: Mapped[str | None] = mapped_column(Text)
+    platform_reference: Mapped[str | None] = mapped_column(String(120))
+    reply_id: Mapped[int | None] = mapped_column(
+        ForeignKey("request_replies.id", ondelete="SET NULL")
+    )
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+
+    request: Mapped[RemovalRequest | None] = relationship()
+
+
+class MailboxCursor(Base):
+    """How far the worker read one IMAP folder: a restart reads nothing twice. A new
+    UIDVALIDITY (the folder was rebuilt) starts the folder again."""
+
+    __tablename__ = "mailbox_cursors"
+
+    folder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    uidvalidity: Mapped[int] = mapped_column(BigInteger)
+    last_uid: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
