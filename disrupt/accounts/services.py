@@ -5,8 +5,9 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from disrupt.accounts import totp
 from disrupt.accounts.models import ROLES, AuditEvent, RecoveryCode, User
@@ -14,6 +15,10 @@ from disrupt.security import DUMMY_HASH, DataCipher, hash_secret, verify_secret
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+# Under guessing from many clients an account is slowed down, never locked: 1/8 s doubling
+# with each failure past MAX_FAILED_LOGINS in the LOCKOUT window, up to this.
+FIRST_DELAY_SECONDS = 0.125
+MAX_ACCOUNT_DELAY_SECONDS = 8.0
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 200
 ADDRESS_WINDOW = timedelta(minutes=15)
@@ -58,20 +63,72 @@ def create_user(
 
 
 def is_locked(user: User, now: datetime) -> bool:
+    """An administrator's lock (failures no longer lock an account for everyone: see
+    locked_for_client)."""
     return user.locked_until is not None and user.locked_until > now
 
 
-def _count_failure(user: User, now: datetime) -> None:
-    """Password and second-factor failures share one counter: MAX_FAILED_LOGINS in a row
-    lock the account for LOCKOUT."""
-    user.failed_logins += 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + LOCKOUT
-        user.failed_logins = 0
+def _account_failures(session: Session, user: User, now: datetime,
+                      remote_addr: str | None = None, *, by_address: bool = False) -> int:
+    """Failed log-in steps on this account in the last LOCKOUT (from one client address
+    when `by_address`), as the audit log records them."""
+    query = select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.record_type == User.__tablename__, AuditEvent.record_id == user.id,
+        AuditEvent.at > now - LOCKOUT, AuditEvent.action.in_(FAILURE_ACTIONS))
+    if by_address:
+        query = query.where(AuditEvent.remote_addr.is_(None) if remote_addr is None
+                            else AuditEvent.remote_addr == remote_addr)
+    return session.scalar(query) or 0
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime) -> User | None:
-    """The user when the password is right and the account is open; counts failures.
+def locked_for_client(session: Session, user: User, remote_addr: str | None,
+                      now: datetime) -> bool:
+    """MAX_FAILED_LOGINS failures on this account from this client address in LOCKOUT: this
+    client gets no more answers about it. Other clients still log in (slowed down)."""
+    return _account_failures(session, user, now, remote_addr,
+                             by_address=True) >= MAX_FAILED_LOGINS
+
+
+def account_delay(session: Session, user: User | None, now: datetime) -> float:
+    """Seconds to wait before answering about this account: none until MAX_FAILED_LOGINS
+    failures in LOCKOUT from anywhere, then doubling. Applied to every answer, the right
+    password included, so that the wait tells nothing."""
+    if user is None:
+        return 0.0
+    over = _account_failures(session, user, now) - MAX_FAILED_LOGINS
+    if over < 0:
+        return 0.0
+    return min(MAX_ACCOUNT_DELAY_SECONDS, FIRST_DELAY_SECONDS * 2.0 ** min(over, 20))
+
+
+def _count_failure(user: User) -> None:
+    """Password and second-factor failures share one counter (shown to administrators).
+    An atomic increment: concurrent requests never lose a failure."""
+    session = object_session(user)
+    assert session is not None
+    count = session.execute(
+        update(User).where(User.id == user.id)
+        .values(failed_logins=User.failed_logins + 1).returning(User.failed_logins)
+        .execution_options(synchronize_session=False)).scalar_one()
+    set_committed_value(user, "failed_logins", count)
+
+
+def _claim_totp_step(session: Session, user: User, step: int) -> bool:
+    """Record `step` as the last accepted one unless it (or a later one) already was: a
+    conditional UPDATE, so of concurrent requests with one code only one succeeds."""
+    claimed = session.execute(
+        update(User).where(User.id == user.id, or_(User.totp_last_step.is_(None),
+                                                    User.totp_last_step < step))
+        .values(totp_last_step=step).execution_options(synchronize_session=False)).rowcount
+    if claimed:
+        set_committed_value(user, "totp_last_step", step)
+    return claimed == 1
+
+
+def authenticate(session: Session, email: str, password: str, now: datetime,
+                 remote_addr: str | None = None) -> User | None:
+    """The user when the password is right and the account is open to this client address;
+    counts failures.
 
     A right password does not reset the failure counter: only a completed login does, so
     re-entering the password never buys more guesses at the second factor."""
@@ -79,11 +136,12 @@ def authenticate(session: Session, email: str, password: str, now: datetime) -> 
     if user is None:
         verify_secret(DUMMY_HASH, password)
         return None
-    if not user.active or is_locked(user, now):
+    if (not user.active or is_locked(user, now)
+            or locked_for_client(session, user, remote_addr, now)):
         verify_secret(DUMMY_HASH, password)
         return None
     if not verify_secret(user.password_hash, password):
-        _count_failure(user, now)
+        _count_failure(user)
         return None
     return user
 
@@ -147,11 +205,10 @@ def confirm_totp_enrolment(
     if secret is None or user.totp_enrolled:
         raise AccountError("start the set-up again")
     step = totp.matching_step(secret, code, now, after=user.totp_last_step)
-    if step is None:
-        _count_failure(user, now)
+    if step is None or not _claim_totp_step(session, user, step):
+        _count_failure(user)
         raise AccountError("That code is not right. Check the time on your phone and use "
                            "the newest code.")
-    user.totp_last_step = step
     user.totp_enrolled_at = now
     return _replace_recovery_codes(session, user, now)
 
@@ -167,17 +224,21 @@ def enrol_totp(session: Session, user: User, cipher: DataCipher,
 
 
 def verify_second_factor(
-    session: Session, user: User, code: str, cipher: DataCipher, now: datetime
+    session: Session, user: User, code: str, cipher: DataCipher, now: datetime,
+    remote_addr: str | None = None,
 ) -> str | None:
     """"totp" or "recovery" when the code is right (a recovery code is then spent), None
-    when it is wrong, already used, or the account is locked (a failure is counted)."""
+    when it is wrong, already used, or the account is locked to this client address (a
+    failure is counted)."""
     if not user.active or is_locked(user, now) or not user.totp_enrolled:
+        return None
+    if locked_for_client(session, user, remote_addr, now):
+        _count_failure(user)
         return None
     secret = _secret(user, cipher)
     if secret is not None:
         step = totp.matching_step(secret, code, now, after=user.totp_last_step)
-        if step is not None:
-            user.totp_last_step = step
+        if step is not None and _claim_totp_step(session, user, step):
             return "totp"
     if totp.looks_like_recovery_code(code):
         spent = session.execute(
@@ -188,7 +249,7 @@ def verify_second_factor(
         ).rowcount
         if spent == 1:
             return "recovery"
-    _count_failure(user, now)
+    _count_failure(user)
     return None
 
 
@@ -252,7 +313,7 @@ def change_own_password(user: User, current: str, new: str, repeated: str, now: 
     """The user changes their password; a wrong current password counts as a failed login
     (so this form cannot be used to guess it). Every session of the user ends."""
     if not verify_secret(user.password_hash, current):
-        _count_failure(user, now)
+        _count_failure(user)
         raise AccountError("The current password is not right.", "current")
     if new != repeated:
         raise AccountError("The two new passwords are not the same.", "repeated")

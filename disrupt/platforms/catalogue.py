@@ -57,12 +57,25 @@ class ImportSummary:
                 "unchanged": len(self.unchanged), "skipped_domains": self.skipped_domains}
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Refuses aliases (`*name`): nested ones expand a small file into a huge document (a
+    "billion laughs"), and a platform list never needs them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases are not accepted", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def parse_platforms(text: str) -> list[dict[str, Any]]:
     try:
-        document = yaml.safe_load(text)
+        document = yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
+        if getattr(exc, "problem", None) == "aliases are not accepted":
+            raise PlatformError(f"YAML aliases (*name) are not accepted{where}") from exc
         raise PlatformError(f"not valid YAML{where}") from exc
     if isinstance(document, dict):
         document = document.get("platforms")

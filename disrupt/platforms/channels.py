@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from disrupt.events import outbound_address, require_listeners
 from disrupt.paths import private_folder, write_private_file
 from disrupt.platforms.models import REPLY_STATUSES, RemovalRequest
 from disrupt.platforms.services import PlatformReply
@@ -111,21 +112,38 @@ def api_payload(request: RemovalRequest, config: Any) -> dict[str, Any]:
 
 
 def send_api(request: RemovalRequest, config: Any) -> PlatformReply | None:
+    """POST the notice to the address the checker's network guard vouched for; no proxy
+    from the environment, no redirect followed. An error says only the status line: the
+    answer's body is the remote's words, never shown."""
+    url = request.recipient or ""
+    timeout = float(config["SEND_TIMEOUT_SECONDS"])
+    require_listeners(outbound_address)
     try:
-        response = httpx.post(
-            request.recipient or "",
-            content=json.dumps(api_payload(request, config)),
-            headers={"Content-Type": "application/json",
-                     "Idempotency-Key": request.idempotency_key,
-                     "User-Agent": config["USER_AGENT"]},
-            timeout=float(config["SEND_TIMEOUT_SECONDS"]),
-        )
+        ((_, (address, port)),) = outbound_address.send(
+            url, allow_loopback=bool(config["ALLOW_LOOPBACK"]), timeout=timeout)
+        target = httpx.URL(url)
+    except ValueError as exc:  # the guard's refusal, or a URL httpx cannot read
+        raise DeliveryError(f"API: {exc}" if str(exc).startswith("refused")
+                            else "API: not a usable URL", permanent=True) from exc
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    try:
+        with httpx.Client(trust_env=False, follow_redirects=False) as client:
+            response = client.post(
+                target.copy_with(host=address, port=port, username=None, password=None,
+                                 fragment=None),
+                content=json.dumps(api_payload(request, config)),
+                headers={"Host": target.netloc.decode("ascii"),
+                         "Content-Type": "application/json",
+                         "Idempotency-Key": request.idempotency_key,
+                         "User-Agent": config["USER_AGENT"]},
+                timeout=timeout, extensions=extensions,
+            )
     except httpx.HTTPError as exc:
-        raise DeliveryError(f"API: {type(exc).__name__}: {exc}") from exc
+        raise DeliveryError(f"API: {type(exc).__name__}") from exc
     if response.status_code >= 300:
         permanent = 400 <= response.status_code < 500 and \
             response.status_code not in _RETRYABLE_4XX
-        raise DeliveryError(f"API: HTTP {response.status_code}: {response.text[:200]}",
+        raise DeliveryError(f"API: HTTP {response.status_code} {response.reason_phrase[:40]}",
                             permanent=permanent)
     return api_reply(response)
 

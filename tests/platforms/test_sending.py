@@ -192,7 +192,8 @@ def test_killed_between_send_and_commit_does_not_send_twice(
         env = {"DISRUPT_DATABASE_URL": database_url,
                "DISRUPT_INSTANCE_PATH": str(tmp_path / "instance"),
                "DISRUPT_MAIL_TRANSPORT": "smtp", "DISRUPT_SMTP_PORT": str(mailbox.port),
-               "DISRUPT_SEND_TIMEOUT_SECONDS": "10"}
+               "DISRUPT_SEND_TIMEOUT_SECONDS": "10",
+               "DISRUPT_ALLOW_LOOPBACK": "1"}  # the API platform is on 127.0.0.2
         crashed = _run_send({**env, "DISRUPT_TEST_CRASH_AFTER_DELIVERY": "1"})
         assert crashed.returncode == CRASH_EXIT_STATUS, crashed.stderr
         assert len(picshare.notices) == 1  # delivered ...

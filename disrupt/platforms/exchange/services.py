@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from disrupt.platforms.models import Platform
 
 SIGNAL_TYPES = ("ImagePDQ", "VideoMD5")
 MAX_PAGE_SIZE = 1000
+MAX_TIMESTAMP = 253402300799  # 9999-12-31 23:59:59 UTC
+MD5_HEX = re.compile(r"[0-9a-f]{32}")
 # Records modified this close to "now" may still be joined by a transaction that commits
 # later with an earlier time: the checkpoint stays behind them (records are snapshots, so a
 # record seen twice is harmless; a record never seen is not).
@@ -132,9 +135,13 @@ def _decode_token(token: str) -> tuple[datetime, str, str]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         modified, signal_type, hash_value = json.loads(raw)
-        return datetime.fromisoformat(modified), str(signal_type), str(hash_value)
+        after = datetime.fromisoformat(modified)
     except (ValueError, TypeError) as exc:
         raise ExchangeError("nextPageToken is not valid") from exc
+    if after.tzinfo is None or not isinstance(signal_type, str) \
+            or not isinstance(hash_value, str) or len(hash_value) > 64:
+        raise ExchangeError("nextPageToken is not valid")
+    return after, signal_type, hash_value
 
 
 def opaque_case_number(secret_key: str, platform_id: int, case_id: int) -> str:
@@ -157,7 +164,9 @@ def fetch_hash_records(
     nothing is skipped."""
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ExchangeError(f"pageSize must be between 1 and {MAX_PAGE_SIZE}")
-    start = datetime.fromtimestamp(max(start_timestamp, 0), UTC)
+    if not 0 <= start_timestamp <= MAX_TIMESTAMP:
+        raise ExchangeError(f"startTimestamp must be between 0 and {MAX_TIMESTAMP}")
+    start = datetime.fromtimestamp(start_timestamp, UTC)
     rows = _signal_rows(session)
     grouped = (
         select(rows.c.signal_type, rows.c.hash_value, func.max(rows.c.modified).label("modified"))
@@ -266,7 +275,7 @@ def _feedback_value(raw: Any) -> str:
     if value == "None_":
         value = "None"
     if value not in FEEDBACK_VALUES:
-        raise ExchangeError(f"unknown feedbackValue {raw!r}")
+        raise ExchangeError(f"unknown feedbackValue {str(raw)[:80]!r}")
     return value
 
 
@@ -275,7 +284,7 @@ def _signal_type(raw: Any) -> str:
     if value.startswith("StopNCIISignalType."):
         value = value.split(".", 1)[1]
     if value not in SIGNAL_TYPES:
-        raise ExchangeError(f"unsupported signalType {raw!r}")
+        raise ExchangeError(f"unsupported signalType {str(raw)[:80]!r}")
     return value
 
 
@@ -337,9 +346,13 @@ def submit_hashes(
         signal_type = _signal_type(item.get("signalType"))
         value = item["hashValue"].lower()
         if signal_type == "ImagePDQ" and not is_pdq_hex(value):
-            raise ExchangeError(f"{value!r} is not a PDQ hash")
+            raise ExchangeError(f"{value[:80]!r} is not a PDQ hash")
+        if signal_type == "VideoMD5" and not MD5_HEX.fullmatch(value):
+            raise ExchangeError(f"{value[:80]!r} is not an MD5 hash (32 hexadecimal digits)")
         feedbacks = item.get("CSPFeedbacks") or [{}]
-        first = feedbacks[0] if isinstance(feedbacks, list) and feedbacks else {}
+        if not isinstance(feedbacks, list) or not all(isinstance(f, dict) for f in feedbacks):
+            raise ExchangeError("CSPFeedbacks must be a list of objects")
+        first = feedbacks[0] if feedbacks else {}
         session.add(PartnerHash(
             platform_id=client.platform_id, signal_type=signal_type, hash_value=value,
             feedback_value=_feedback_value(first.get("feedbackValue")) if first else None,
