@@ -97,7 +97,7 @@ def main() -> None:
     from disrupt.db import Database, utcnow
     from disrupt.migrate import upgrade
     from disrupt.monitoring.checker import Checker, CheckSettings, CheckTarget
-    from disrupt.monitoring.jobs import CheckEngine
+    from disrupt.monitoring.engine import CheckEngine
     from disrupt.monitoring.models import URLCheck
 
     server = subprocess.Popen(

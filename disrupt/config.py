@@ -32,6 +32,16 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "SEND_RETRY_SECONDS": (60, "First retry delay of a failed send"),
     "SEND_TIMEOUT_SECONDS": (30.0, "Seconds one notice delivery (SMTP or platform API) may take "
                                    "before it counts as failed and is retried"),
+    "IMAP_HOST": ("", "IMAP server of the organisation's mailbox, where platforms' e-mail "
+                      "replies arrive; empty: the worker reads no mailbox"),
+    "IMAP_PORT": (993, "IMAP port (implicit TLS; the connection is always TLS)"),
+    "IMAP_USER": ("", "IMAP login"),
+    "IMAP_PASSWORD": ("", "IMAP password"),
+    "IMAP_FOLDER": ("INBOX", "Mailbox folder the worker reads (read-only: nothing is deleted "
+                             "or marked)"),
+    "IMAP_CA_FILE": ("", "PEM file of the CA that signed the IMAP server's certificate; "
+                         "empty: the system's trusted CAs"),
+    "IMAP_POLL_SECONDS": (300.0, "How often the worker reads new e-mails from the mailbox"),
     "ESCALATION_EMAIL": ("", "Address that also gets an e-mail when removal requests pass their "
                              "deadline (they always show on the console); empty for none"),
     "TEST_CRASH_AFTER_DELIVERY": (False, "Test hook: the notice job exits right after a delivery, "
@@ -80,6 +90,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "ERASED_HASH_RETENTION_DAYS": (30, "Days the hashes of an erased case stay in the exchange as "
                                        "Deleted, so partner platforms delete them; then purged"),
     "RETENTION_PURGE_SECONDS": (3600, "How often the worker runs the retention purge"),
+    "EVIDENCE_RETENTION_DAYS": (365, "Days evidence captures (encrypted WARC files of reported "
+                                     "pages) are kept; then the worker deletes them, except "
+                                     "those on a legal hold"),
+    "EVIDENCE_DIR": (None, "Folder of the encrypted evidence captures; default "
+                           "instance/evidence"),
     "SESSION_IDLE_MINUTES": (30, "Idle minutes before a caseworker's session ends"),
     "VICTIM_IDLE_MINUTES": (15, "Idle minutes before a victim's session (her case page) ends"),
     "VICTIM_REFERENCE_SLOW_AFTER": (20, "Wrong secrets for one case reference (from any "
@@ -111,7 +126,9 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "VICTIM_CONTACT_CONFIRM_HOURS": (72.0, "How long the link that confirms a victim's e-mail "
                                         "address works; no update e-mail goes to an "
                                         "unconfirmed address"),
-    "PORTAL_TIMEZONE": ("Europe/Paris", "Time zone of the dates and times the portal shows"),
+    "ORGANISATION_TIMEZONE": ("Europe/Paris", "The organisation's time zone: every date and time "
+                                              "the portal, the console and referral summaries "
+                                              "show is in it, with the zone's name"),
     "HEARTBEAT_STALE_TICKS": (3, "Worker ticks without a heartbeat before the console and "
                               "/healthz say no worker is running"),
     "CHECK_LAG_ALERT_SECONDS": (3600.0, "How long the oldest due URL check may wait before the "
@@ -186,6 +203,8 @@ def finish(config: dict[str, Any], instance_path: Path) -> None:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'disrupt.sqlite3'}"
     if not config.get("OUTBOX_DIR"):
         config["OUTBOX_DIR"] = str(instance_path / "outbox")
+    if not config.get("EVIDENCE_DIR"):
+        config["EVIDENCE_DIR"] = str(instance_path / "evidence")
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = persisted_secret(
             instance_path, "secret_key", lambda: secrets.token_hex(32)

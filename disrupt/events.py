@@ -14,6 +14,12 @@ _events = Namespace()
 #: platform's domains change). Also given `urls`, the new reported URLs, not yet flushed.
 urls_reported = _events.signal("urls-reported")
 
+#: A check saw the case's picture on a reported URL for the first time (online, rule
+#: media_match): the evidence feature queues a capture. Sent with the case id as sender and
+#: `session`, `now`, `reported_url_id`, `url` and `outcome` (the CheckOutcome). Listeners
+#: must not touch the network: they run inside the check's transaction.
+picture_seen_online = _events.signal("picture-seen-online")
+
 #: The victim withdrew the case: what would still act on it stops (hashes leave the
 #: exchange, queued notices are cancelled).
 case_withdrawn = _events.signal("case-withdrawn")
@@ -26,6 +32,11 @@ case_erased = _events.signal("case-erased")
 #: After the erasure is committed: what lives outside the database (outbox files) goes.
 #: Sent with the case id as sender and `session`, `config` as keyword arguments.
 case_erasure_committed = _events.signal("case-erasure-committed")
+
+#: A feature is about to send a request to `url` (the URL as sender; `allow_loopback`,
+#: `timeout`): the network guard (monitoring.outbound) answers with the checked (address,
+#: port) to connect to, or raises a ValueError. Not a domain event: a question to the guard.
+outbound_address = _events.signal("outbound-address")
 
 
 def require_listeners(signal: object) -> None:

@@ -11,21 +11,24 @@ from disrupt.cases import erasure as cases_erasure
 from disrupt.dashboard import erasure as dashboard_erasure
 from disrupt.db import Database
 from disrupt.events import case_erasure_committed
+from disrupt.evidence import erasure as evidence_erasure
 from disrupt.monitoring import erasure as monitoring_erasure
+from disrupt.monitoring import outbound as monitoring_outbound
 from disrupt.platforms import attachment as platforms_attachment
 from disrupt.platforms import erasure as platforms_erasure
 from disrupt.platforms.exchange import erasure as exchange_erasure
 from disrupt.victims import erasure as victims_erasure
 
 #: Each feature's erasure module: its PERSONAL and NOT_PERSONAL column declarations.
-ERASURE_MODULES = (accounts_erasure, cases_erasure, dashboard_erasure, monitoring_erasure,
-                   platforms_erasure, exchange_erasure, victims_erasure)
+ERASURE_MODULES = (accounts_erasure, cases_erasure, dashboard_erasure, evidence_erasure,
+                   monitoring_erasure, platforms_erasure, exchange_erasure, victims_erasure)
 
 
 def connect() -> None:
     for module in ERASURE_MODULES:
         module.connect()
     platforms_attachment.connect()
+    monitoring_outbound.connect()
 
 
 def after_erasure(db: Database, session: Session, config: Any, case_id: int) -> None:

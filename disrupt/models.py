@@ -2,10 +2,18 @@
 from disrupt.accounts.models import AuditEvent, User
 from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
 from disrupt.dashboard.models import TakedownFact
+from disrupt.evidence.models import Capture, CustodyEntry, EvidenceHold, PictureConsent
 from disrupt.monitoring.models import HostFingerprint, HostSlot, URLCheck
 from disrupt.operations.models import WorkerHeartbeat
 from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
-from disrupt.platforms.models import Platform, PlatformDomain, RemovalRequest, RequestReply
+from disrupt.platforms.models import (
+    MailboxCursor,
+    MailboxMessage,
+    Platform,
+    PlatformDomain,
+    RemovalRequest,
+    RequestReply,
+)
 from disrupt.tracing.models import HostTrace
 from disrupt.victims.models import ContactConfirmation, LoginThrottle, VictimUpdate
 
@@ -14,15 +22,21 @@ __all__ = [
     "HashFeedback",
     "PartnerHash",
     "AuditEvent",
+    "Capture",
     "Case",
     "ContactConfirmation",
+    "CustodyEntry",
+    "EvidenceHold",
     "HostFingerprint",
     "HostSlot",
     "HostTrace",
     "LoginThrottle",
+    "MailboxCursor",
+    "MailboxMessage",
     "MediaHash",
     "Message",
     "Note",
+    "PictureConsent",
     "Platform",
     "PlatformDomain",
     "Referral",

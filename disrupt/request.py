@@ -3,12 +3,15 @@ audit, CSRF, the staff login and the server-side sessions. Imports no view and n
 factory (web.py), so every blueprint can import it."""
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, has_request_context, request, session
+from flask import Response, current_app, g, has_request_context, request, session
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from disrupt.db import Database, utcnow
@@ -74,7 +77,7 @@ def cipher() -> DataCipher:
 
 
 def db_session() -> Session:
-    """The request's session; the view commits.
+    """The request's session; the transaction boundary (`end_transaction`) commits it.
 
     A form post reads, then writes: on SQLite its transaction takes the write lock at BEGIN
     (waiting up to the busy timeout), so a worker committing in between cannot make the
@@ -83,7 +86,64 @@ def db_session() -> Session:
         writes = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
         db = database()
         g.db_session = (db.writer_sessionmaker if writes else db.sessionmaker)()
+        if current_app.testing:
+            _watch_writes(g.db_session)
     return g.db_session
+
+
+# What a GET may write: the record of the reading itself (who opened a case, which
+# messages the victim has now seen, when a partner's API key last fetched). Anything else
+# is a write a GET must not make.
+READING_RECORDS = frozenset({"audit_events", "messages", "api_clients"})
+
+
+def commits_refusals(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The view records refused attempts (a failed login or code, a throttle count) that must
+    stay although it answers 4xx: the boundary commits its writes on any response. An
+    exception still rolls everything back."""
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.commit_refusals = True
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def end_transaction(response: Response) -> Response:
+    """The one transaction boundary of a request (after_request): commit the request's
+    session when the response succeeds (status < 400, or any response of a view marked
+    `commits_refusals`), roll it back otherwise; an exception reaches here as a 500, so it
+    rolls back. A view may still commit earlier when something outside the database must
+    follow the commit (files deleted after an erasure, a pause under throttling)."""
+    session_ = g.get("db_session")
+    if session_ is None:
+        return response
+    if current_app.testing and request.method in ("GET", "HEAD"):
+        session_.flush()
+        written = session_.info.get("written_tables", set()) - READING_RECORDS
+        assert not written, f"GET {request.path} wrote to {sorted(written)}"
+    if response.status_code < 400 or g.get("commit_refusals"):
+        session_.commit()
+    else:
+        session_.rollback()
+    return response
+
+
+def _watch_writes(session_: Session) -> None:
+    """Under TESTING, note the tables the request's session writes (for end_transaction)."""
+    written: set[str] = session_.info.setdefault("written_tables", set())
+
+    @event.listens_for(session_, "before_flush")
+    def _flushed(session_: Session, _context: Any, _instances: Any) -> None:
+        for record in (*session_.new, *session_.dirty, *session_.deleted):
+            if session_.is_modified(record) or record not in session_.dirty:
+                written.add(record.__table__.name)
+
+    @event.listens_for(session_, "do_orm_execute")
+    def _executed(state: Any) -> None:
+        if state.is_insert or state.is_update or state.is_delete:
+            table = getattr(state.statement, "table", None)
+            written.add(getattr(table, "name", str(table)))
 
 
 def now() -> datetime:

@@ -22,6 +22,7 @@ from disrupt.request import (
     STAFF_SESSION_KEY,
     csrf,
     db_session,
+    end_transaction,
     login_manager,
     resume_session,
     session_ended_by,
@@ -81,6 +82,7 @@ def configure_settings(app: Flask, overrides: Mapping[str, Any]) -> None:
 def configure_database(app: Flask, _overrides: Mapping[str, Any]) -> None:
     app.extensions["disrupt.db"] = Database(app.config["DATABASE_URL"])
     app.extensions["disrupt.cipher"] = DataCipher(app.config["DATA_KEY"])
+    app.after_request(end_transaction)
 
     @app.teardown_appcontext
     def _close_session(exc: BaseException | None) -> None:
@@ -149,7 +151,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 def configure_i18n(app: Flask, _overrides: Mapping[str, Any]) -> None:
-    from disrupt.victims.i18n import init_i18n
+    from disrupt.i18n import init_i18n
 
     init_i18n(app)
 
@@ -159,13 +161,14 @@ def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
     from disrupt.accounts.views import bp as accounts_bp
     from disrupt.console.views import bp as cases_bp
     from disrupt.dashboard.views import bp as dashboard_bp
+    from disrupt.evidence.views import bp as evidence_bp
     from disrupt.platforms.exchange.views import admin as exchange_admin_bp
     from disrupt.platforms.exchange.views import api as exchange_api_bp
     from disrupt.platforms.views import bp as platforms_bp
     from disrupt.victims.views import bp as victims_bp
 
     for blueprint in (victims_bp, accounts_bp, cases_bp, dashboard_bp, exchange_api_bp,
-                      exchange_admin_bp, platforms_bp):
+                      exchange_admin_bp, platforms_bp, evidence_bp):
         app.register_blueprint(blueprint)
     from disrupt.logs import init_request_ids
     from disrupt.operations.views import bp as operations_bp

@@ -11,10 +11,16 @@ from disrupt import listeners
 from disrupt.accounts.jobs import purge_ended_sessions
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import Database, utcnow
+from disrupt.evidence.jobs import purge_expired_evidence, run_pending_captures
 from disrupt.logs import configure_logging
-from disrupt.monitoring.jobs import CheckEngine, run_due_checks
+from disrupt.monitoring.engine import CheckEngine
+from disrupt.monitoring.jobs import run_due_checks
 from disrupt.operations.jobs import record_heartbeat
-from disrupt.platforms.jobs import raise_overdue_requests, send_queued_notices
+from disrupt.platforms.jobs import (
+    raise_overdue_requests,
+    read_platform_replies,
+    send_queued_notices,
+)
 from disrupt.tracing.jobs import trace_due_hosts
 from disrupt.victims.jobs import (
     purge_retention,
@@ -48,6 +54,11 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     scheduler.add_job(purge_retention, id="purge-retention", args=(db, config),
                       kwargs={"now": utcnow},
                       **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
+    scheduler.add_job(run_pending_captures, id="evidence-captures", args=(db, config),
+                      kwargs={"now": utcnow}, **common)
+    scheduler.add_job(purge_expired_evidence, id="purge-evidence", args=(db, config),
+                      kwargs={"now": utcnow},
+                      **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
     scheduler.add_job(purge_ended_sessions, id="purge-sessions", args=(db, config),
                       kwargs={"now": utcnow},
                       **{**common, "seconds": float(config["RETENTION_PURGE_SECONDS"])})
@@ -60,6 +71,10 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     scheduler.add_job(send_contact_confirmations, id="send-contact-confirmations",
                       args=(db, config), kwargs={"worker": worker, "now": utcnow},
                       **{**common, "seconds": float(config["VICTIM_UPDATE_SECONDS"])})
+    if config.get("IMAP_HOST"):
+        scheduler.add_job(read_platform_replies, id="read-platform-replies", args=(db, config),
+                          kwargs={"now": utcnow},
+                          **{**common, "seconds": float(config["IMAP_POLL_SECONDS"])})
     return scheduler
 
 

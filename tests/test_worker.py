@@ -15,6 +15,8 @@ INTERVALS = {
     "send-contact-confirmations": "VICTIM_UPDATE_SECONDS",
     "purge-retention": "RETENTION_PURGE_SECONDS",
     "purge-sessions": "RETENTION_PURGE_SECONDS",
+    "evidence-captures": "WORKER_TICK_SECONDS",
+    "purge-evidence": "RETENTION_PURGE_SECONDS",
     "trace-hosts": "TRACE_SECONDS",
 }
 
@@ -34,5 +36,21 @@ def test_every_job_is_scheduled_at_its_setting_and_runs(database_url, tmp_path):
             assert job.trigger.interval.total_seconds() == settings[setting], job_id
             assert job.max_instances == 1 and job.coalesce
             job.func(*job.args, **job.kwargs)  # nothing to do, and no error
+    finally:
+        db.dispose()
+
+
+def test_the_mailbox_is_read_only_when_imap_host_is_set(database_url, tmp_path):
+    from disrupt.demo.simulator import free_port
+
+    app = make_test_app(database_url, tmp_path, IMAP_HOST="127.0.0.1", IMAP_PORT=free_port(),
+                        IMAP_POLL_SECONDS=17.0, SEND_TIMEOUT_SECONDS=2.0)
+    db = app.extensions["disrupt.db"]
+    try:
+        jobs = {job.id: job for job in build_scheduler(db, app.config, worker="w").get_jobs()}
+        assert "read-platform-replies" in jobs
+        job = jobs["read-platform-replies"]
+        assert job.trigger.interval.total_seconds() == 17.0
+        assert job.func(*job.args, **job.kwargs) == 0  # no server there: logged, no crash
     finally:
         db.dispose()

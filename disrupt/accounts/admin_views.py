@@ -61,12 +61,10 @@ def new_user():  # type: ignore[no-untyped-def]
             user = create_user(session_, email=form.email.data, name=form.name.data,
                                password=form.password.data, role=form.role.data, now=now())
         except AccountError as exc:
-            session_.rollback()
             field = form.email if "e-mail" in str(exc) else form.password
             field.errors.append(str(exc))
         else:
             audit("create_user", user, role=user.role)
-            session_.commit()
             flash(f"Account {user.email} created. They set up their second factor at their "
                   "first log in.")
             return redirect(url_for("accounts.users"))
@@ -87,7 +85,6 @@ def change_role(user_id: int):  # type: ignore[no-untyped-def]
         old = user.role
         set_role(user, form.role.data)
         audit("change_role", user, old=old, new=user.role)
-        db_session().commit()
         flash(f"{user.email} is now {user.role}.")
     return redirect(url_for("accounts.users"))
 
@@ -111,7 +108,6 @@ def user_action(user_id: int, action: str):  # type: ignore[no-untyped-def]
         reset_totp(db_session(), user)
     audit({"disable": "disable_user", "enable": "enable_user", "unlock": "unlock_user",
            "reset2fa": "reset_second_factor"}[action], user)
-    db_session().commit()
     flash(f"{user.email}: done ({action}).")
     return redirect(url_for("accounts.users"))
 
@@ -173,7 +169,6 @@ def audit_export():  # type: ignore[no-untyped-def]
     where = _audit_filter(form)
     session_ = db_session()
     audit("export_audit", None, **{k: v for k, v in request.args.items() if v})
-    session_.commit()
     stamp = now().strftime("%Y%m%d-%H%M%S")
     return Response(stream_with_context(audit_csv(session_, where)), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="audit-{stamp}.csv"'})

@@ -31,13 +31,14 @@ from disrupt.accounts.forms import (
 from disrupt.accounts.models import User
 from disrupt.accounts.services import (
     AccountError,
+    account_delay,
     address_throttled,
     authenticate,
     begin_totp_enrolment,
     change_own_password,
     complete_login,
     confirm_totp_enrolment,
-    is_locked,
+    locked_for_client,
     new_recovery_codes,
     record_audit,
     recovery_codes_left,
@@ -47,6 +48,7 @@ from disrupt.request import (
     STAFF_SESSION_KEY,
     audit,
     cipher,
+    commits_refusals,
     db_session,
     end_session,
     login_manager,
@@ -98,7 +100,17 @@ def _throttled() -> bool:
     return address_throttled(db_session(), _remote(), now())
 
 
+def _slow_down(user: User | None) -> None:
+    """Wait before answering about an account under guessing; the transaction is closed
+    first, so no lock is held while waiting."""
+    delay = account_delay(db_session(), user, now())
+    if delay > 0:
+        db_session().commit()
+        time.sleep(delay)
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@commits_refusals
 def login():  # type: ignore[no-untyped-def]
     if current_user.is_authenticated:
         return redirect(url_for("cases.queue"))
@@ -108,17 +120,18 @@ def login():  # type: ignore[no-untyped-def]
         session_ = db_session()
         if _throttled():
             abort(429)
-        user = authenticate(session_, form.email.data, form.password.data, now())
+        known = session_.scalar(
+            select(User).where(User.email == form.email.data.strip().lower()))
+        _slow_down(known)
+        user = authenticate(session_, form.email.data, form.password.data, now(), _remote())
         if user is None:
-            known = session_.scalar(
-                select(User).where(User.email == form.email.data.strip().lower()))
             record_audit(session_, action="login_failed", now=now(), actor_kind="anonymous",
                          record=known,
                          remote_addr=_remote(), step="password")
-            session_.commit()
             error = WRONG_LOGIN
         else:
-            session_.commit()
+            if not user.totp_enrolled:  # the secret to scan, made here so that GETs never write
+                begin_totp_enrolment(user, cipher())
             _begin_pending(user, "verify" if user.totp_enrolled else "enrol")
             return redirect(url_for("accounts.second_factor" if user.totp_enrolled
                                     else "accounts.enrol"))
@@ -126,6 +139,7 @@ def login():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/login/code", methods=["GET", "POST"])
+@commits_refusals
 def second_factor():  # type: ignore[no-untyped-def]
     user = _pending_user("verify")
     if user is None:
@@ -137,17 +151,17 @@ def second_factor():  # type: ignore[no-untyped-def]
         session_ = db_session()
         if _throttled():
             abort(429)
-        method = verify_second_factor(session_, user, form.code.data, cipher(), now())
+        _slow_down(user)
+        method = verify_second_factor(session_, user, form.code.data, cipher(), now(),
+                                      _remote())
         if method is None:
             record_audit(session_, action="second_factor_failed", now=now(), record=user,
                          actor_kind="anonymous", remote_addr=_remote())
-            session_.commit()
             error = WRONG_CODE
         else:
             _finish_login(user)
             audit("login", user, method=method)
             left = recovery_codes_left(session_, user) if method == "recovery" else None
-            session_.commit()
             if left is not None:
                 flash(f"You used a recovery code; {left} left. Make new ones on your account "
                       "page if you are running short.")
@@ -164,6 +178,7 @@ def _next_url() -> str:
 
 
 @bp.route("/enrol", methods=["GET", "POST"])
+@commits_refusals
 def enrol():  # type: ignore[no-untyped-def]
     """The second factor is required: an account without one sets it up before anything."""
     user = _pending_user("enrol")
@@ -180,13 +195,10 @@ def enrol():  # type: ignore[no-untyped-def]
             form.code.errors.append(str(exc))
             record_audit(session_, action="second_factor_failed", now=now(), record=user,
                          actor_kind="anonymous", remote_addr=_remote(), step="enrolment")
-            session_.commit()
         else:
             _finish_login(user)
             audit("totp_enrolled", user)
-            session_.commit()
             return render_template("accounts/recovery_codes.html", codes=codes, first=True)
-    session_.commit()
     uri = totp.provisioning_uri(secret, user.email, current_app.config["ORGANISATION_NAME"])
     return render_template(
         "accounts/enrol.html", form=form, qr=Markup(totp.qr_svg(uri)),
@@ -199,7 +211,6 @@ def enrol():  # type: ignore[no-untyped-def]
 def logout():  # type: ignore[no-untyped-def]
     audit("logout", current_user._get_current_object())
     end_session(STAFF_SESSION_KEY, "logout")
-    db_session().commit()
     logout_user()
     session.clear()
     return redirect(url_for("accounts.login"))
@@ -207,19 +218,19 @@ def logout():  # type: ignore[no-untyped-def]
 
 @bp.route("/account", methods=["GET", "POST"])
 @role_required()
+@commits_refusals
 def account():  # type: ignore[no-untyped-def]
     session_ = db_session()
     user = current_user._get_current_object()
     form = NewRecoveryCodesForm()
     if form.validate_on_submit():
-        method = verify_second_factor(session_, user, form.code.data, cipher(), now())
+        method = verify_second_factor(session_, user, form.code.data, cipher(), now(),
+                                      _remote())
         if method == "totp":
             codes = new_recovery_codes(session_, user, now())
             audit("recovery_codes_renewed", user)
-            session_.commit()
             return render_template("accounts/recovery_codes.html", codes=codes, first=False)
         audit("second_factor_failed", user, step="renew_recovery_codes")
-        session_.commit()
         form.code.errors.append("That code is not right. Use the code your app shows now.")
     return _account_page(form=form)
 
@@ -235,8 +246,8 @@ def _account_page(**forms: Any):  # type: ignore[no-untyped-def]
 
 @bp.post("/account/password")
 @role_required()
+@commits_refusals
 def change_password():  # type: ignore[no-untyped-def]
-    session_ = db_session()
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -246,15 +257,13 @@ def change_password():  # type: ignore[no-untyped-def]
         except AccountError as exc:
             if exc.field == "current":  # counted like a failed login
                 audit("password_change_failed", user)
-            session_.commit()
-            if is_locked(user, now()):  # guessed too often: the session ends too
+            if locked_for_client(db_session(), user, _remote(), now()):  # the session ends
                 logout_user()
                 session.clear()
                 return redirect(url_for("accounts.login"))
             form[exc.field or "new"].errors.append(str(exc))
         else:
             audit("password_changed", user)
-            session_.commit()
             logout_user()
             session.clear()
             flash("Your password is changed. Every session of yours has ended: log in with "

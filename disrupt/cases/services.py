@@ -22,10 +22,10 @@ from disrupt.cases.models import (
     ReportedURL,
 )
 from disrupt.cases.rules import ensure_work_allowed
-from disrupt.cases.urlnorm import InvalidURL, host_of, normalize_many, normalize_url
 from disrupt.events import require_listeners, urls_reported
 from disrupt.security import DataCipher
 from disrupt.translatable import N_
+from disrupt.urls.normalize import InvalidURL, host_of, normalize_many, normalize_url
 
 _RANDOM = random.SystemRandom()
 

@@ -48,6 +48,7 @@ class TimelineEntry:
     text: str
     who: str | None = None
     detail: str | None = None
+    deadline: datetime | None = None  # the page writes it in the organisation's zone
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -117,13 +118,12 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
             f"({words(request.legal_basis, 'legal_basis')})",
             names.get(request.created_by_id or 0), urls_text))
         if request.sent_at:
-            deadline = (f"; deadline {request.deadline_at:%Y-%m-%d %H:%M} UTC"
-                        if request.deadline_at else "")
             entries.append(TimelineEntry(
                 request.sent_at, "notice",
                 f"Removal request sent to {request.platform.name} by "
-                f"{words(request.channel, 'channel')}{deadline}",
-                "outbox", f"now: {words(request.status, 'request_status')}"))
+                f"{words(request.channel, 'channel')}",
+                "outbox", f"now: {words(request.status, 'request_status')}",
+                deadline=request.deadline_at))
     for note in notes:
         entries.append(TimelineEntry(note.created_at, "note", "Internal note",
                                      names.get(note.author_id or 0),

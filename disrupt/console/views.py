@@ -51,6 +51,7 @@ from disrupt.cases.services import (
 )
 from disrupt.console.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter, queue_page
 from disrupt.console.timeline import case_timeline
+from disrupt.evidence.services import evidence_panel, queue_capture
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.exchange.services import (
     approve_sharing,
@@ -198,7 +199,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         timeline=case_timeline(session_, case, cipher()),
         matches=matches, other_cases=other_cases, may_see=_may_see,
         feedback=feedback_for_case(session_, case), sharing_state=sharing_state,
-        share_form=ShareHashForm(),
+        share_form=ShareHashForm(), evidence=evidence_panel(session_, case),
         contact=cipher().decrypt(case.contact_encrypted),
         referral_url=_optional_url("platforms.referral", case_id=case.id),
         notice_endpoint="platforms.new_request"
@@ -211,7 +212,6 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
 def case_page(case_id: int):  # type: ignore[no-untyped-def]
     case = _case_for_current_user(case_id)
     audit("view_case", case)
-    db_session().commit()
     return _render_case(case)
 
 
@@ -241,7 +241,6 @@ def assign(case_id: int):  # type: ignore[no-untyped-def]
         flash(str(exc))
         return _back(case)
     audit("assign_case" if assignee else "release_case", case, assignee_id=assignee)
-    db_session().commit()
     flash("Case assigned." if assignee else "Case released to the queue.")
     if assignee is None and not current_user.can_see_all_cases():
         return redirect(url_for("cases.queue"))
@@ -270,7 +269,6 @@ def add_url(case_id: int):  # type: ignore[no-untyped-def]
             audit("add_url", added[0], case_id=case.id)
         else:
             audit("add_urls", case, count=len(added))
-        session_.commit()
     if not refused:
         flash(f"{len(added)} address{'es' if len(added) != 1 else ''} added.")
         return _back(case)
@@ -309,7 +307,6 @@ def send_removal_request(case_id: int, platform_id: int):  # type: ignore[no-unt
     else:
         session_.flush()
         audit("queue_removal_request", removal, case_id=case.id, urls=len(chosen))
-        session_.commit()
         flash(f"Removal request queued for {removal.platform.name}.")
     return _back(case)
 
@@ -328,7 +325,6 @@ def note(case_id: int):  # type: ignore[no-untyped-def]
         else:
             db_session().flush()
             audit("add_note", added, case_id=case.id)
-            db_session().commit()
             flash("Note added.")
             return _back(case)
     return _render_case(case, note_form=form, status=400)
@@ -349,7 +345,6 @@ def message(case_id: int):  # type: ignore[no-untyped-def]
             mark_victim_messages_read(db_session(), case, now())  # answering is reading
             db_session().flush()
             audit("post_message", sent, case_id=case.id)
-            db_session().commit()
             flash("Message sent: the victim sees it on their status page.")
             return _back(case)
     return _render_case(case, message_form=form, status=400)
@@ -363,7 +358,6 @@ def messages_read(case_id: int):  # type: ignore[no-untyped-def]
         abort(400)
     count = mark_victim_messages_read(db_session(), case, now())
     audit("read_victim_messages", case, case_id=case.id, messages=count)
-    db_session().commit()
     return redirect(url_for("cases.case_page", case_id=case.id, _anchor="messages"))
 
 
@@ -380,6 +374,10 @@ def url_action(case_id: int, url_id: int, action: str):  # type: ignore[no-untyp
     try:
         if action == "confirm":
             confirm_picture(case, url, now())
+            # The worker fetches the page (disrupt/evidence/jobs.py): no network in a view.
+            queue_capture(db_session(), case, reported_url_id=url.id, url=url.url,
+                          trigger="verification", now=now(), captured_by_id=current_user.id,
+                          verdict=url.state)
         else:
             resume_checking(case, url, now())
     except CaseActionError as exc:
@@ -387,7 +385,6 @@ def url_action(case_id: int, url_id: int, action: str):  # type: ignore[no-untyp
         return _back(case)
     audit("confirm_picture" if action == "confirm" else "resume_checking", url,
           case_id=case.id)
-    db_session().commit()
     flash("Noted: the picture was seen on this page." if action == "confirm"
           else "This address will be checked again now.")
     return redirect(url_for("cases.case_page", case_id=case.id, _anchor="addresses"))
@@ -411,7 +408,6 @@ def change_status(case_id: int):  # type: ignore[no-untyped-def]
     except CaseActionError as exc:
         flash(str(exc))
         return _back(case)
-    db_session().commit()
     flash("Case closed." if case.status == "closed" else "Case reopened.")
     return _back(case)
 
@@ -431,7 +427,6 @@ def approve_hash_sharing(case_id: int, hash_id: int):  # type: ignore[no-untyped
         return _back(case)
     approve_sharing(media, user_id=current_user.id, now=now())
     audit("approve_hash_sharing", media, case_id=case.id)
-    db_session().commit()
     flash("The fingerprint is now shared with partner platforms.")
     return _back(case)
 
@@ -452,6 +447,5 @@ def classify(case_id: int):  # type: ignore[no-untyped-def]
         return _back(case)
     if (case.age_group, case.priority) != before:
         audit("classify_case", case, age_group=case.age_group, priority=case.priority)
-        db_session().commit()
         flash("Classification saved.")
     return _back(case)

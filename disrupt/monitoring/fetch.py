@@ -67,6 +67,8 @@ class FetchResult:
     refused_reason: str | None = None
     #: The checked address the last hop connected (or would have connected) to.
     peer_ip: str | None = None
+    #: The TLS certificate (DER) the last https hop's server presented (evidence captures).
+    peer_certificate: bytes | None = None
 
 
 class _Deadline(Exception):
@@ -140,6 +142,7 @@ class _Watchdog:
         self.cancelled = False
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self.certificate: bytes | None = None
         _WATCHDOGS.add(time.monotonic() + max(seconds, 0.0), self)
 
     def fire(self) -> None:
@@ -162,6 +165,10 @@ class _Watchdog:
         if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
             return
         stream = info.get("return_value")
+        if event == "connection.start_tls.complete" and stream is not None:
+            ssl_object = stream.get_extra_info("ssl_object")
+            with contextlib.suppress(AttributeError, ValueError):
+                self.certificate = ssl_object.getpeercert(True)  # DER; no keyword on _SSLSocket
         sock = stream.get_extra_info("socket") if stream is not None else None
         if not isinstance(sock, socket.socket):
             return
@@ -488,6 +495,7 @@ def _one_hop(
     try:
         result.status = response.status_code
         result.headers = _headers(response)
+        result.peer_certificate = watchdog.certificate if target.scheme == "https" else None
         if method == "HEAD" or (
             response.status_code in REDIRECT_STATUSES and "location" in result.headers
         ):

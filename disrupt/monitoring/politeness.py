@@ -12,16 +12,12 @@ Time here is the real clock (``clock``), not the logical ``now`` of the checks.
 """
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from disrupt.db import Database, utcnow
 from disrupt.monitoring.models import HostSlot
 
 
@@ -152,77 +148,3 @@ def release_slots(session: Session, leases: list[SlotLease], *, holder: str) -> 
         .values(holder=None, held_until=None),
         [{"b_host": lease.host, "b_slot": lease.slot} for lease in leases],
     )
-
-
-class HostGate:
-    """Blocking acquire / pace / release of host slots for one worker process."""
-
-    def __init__(self, db: Database, *, holder: str, lease: timedelta,
-                 clock: Callable[[], datetime] = utcnow,
-                 sleep: Callable[[float], None] = time.sleep,
-                 request_timeout: timedelta | None = None) -> None:
-        self.db, self.holder, self.lease = db, holder, lease
-        self.clock, self.sleep = clock, sleep
-        # A request starts only on a lease that outlives it: renewed unless more than the
-        # request's own timeout (and a second of slack) is left, so a slow request can never
-        # run on past its slot into another worker's.
-        needed = (request_timeout or lease / 2) + timedelta(seconds=1)
-        self.renew_within = min(max(lease / 2, needed), lease)
-
-    def try_acquire(self, host: str, concurrency: int, spacing: float) -> SlotLease | None:
-        with self.db.session(claim=True) as session:
-            lease = reserve_slot(session, host=host, holder=self.holder,
-                                 concurrency=max(1, concurrency),
-                                 spacing=timedelta(seconds=max(0.0, spacing)),
-                                 lease=self.lease, now=self.clock())
-            session.commit()
-        return lease
-
-    def try_acquire_many(self, wants: list[SlotWant]) -> dict[str, list[SlotLease]]:
-        """Slots of many hosts in one transaction (see :func:`reserve_slots`)."""
-        if not wants:
-            return {}
-        with self.db.session(claim=True) as session:
-            taken = reserve_slots(session, wants, holder=self.holder, lease=self.lease,
-                                  now=self.clock())
-            session.commit()
-        return taken
-
-    def acquire(self, host: str, concurrency: int, spacing: float, *,
-                wait: float) -> SlotLease | None:
-        """Wait up to ``wait`` seconds for a slot; None if none came free."""
-        give_up = time.monotonic() + wait
-        delay = 0.02
-        while True:
-            lease = self.try_acquire(host, concurrency, spacing)
-            if lease is not None or time.monotonic() >= give_up:
-                return lease
-            self.sleep(min(delay * (0.5 + random.random()), max(0.0, give_up - time.monotonic())))
-            delay = min(delay * 2, 1.0)
-
-    def before_request(self, lease: SlotLease) -> bool:
-        """Wait for this request's turn; False if the slot was lost (lease expired)."""
-        start = lease.reserved_start
-        lease.reserved_start = None
-        now = self.clock()
-        if start is not None and lease.held_until - max(now, start) <= self.renew_within:
-            # The check waited its turn past the lease: renew it, or learn it is lost.
-            start = None
-        if start is None:
-            if lease.spacing <= timedelta(0) and lease.held_until - now > self.renew_within:
-                return True
-            with self.db.session(claim=True) as session:
-                start = reserve_start(session, lease, holder=self.holder, lease_for=self.lease,
-                                      now=now)
-                session.commit()
-            if start is None:
-                return False
-        delay = (start - self.clock()).total_seconds()
-        if delay > 0:
-            self.sleep(delay)
-        return True
-
-    def release(self, lease: SlotLease) -> None:
-        with self.db.session(claim=True) as session:
-            release_slot(session, lease, holder=self.holder)
-            session.commit()

@@ -1,8 +1,6 @@
 """Claiming due URLs and recording checks under a lease. Never commits."""
 from __future__ import annotations
 
-import threading
-import time
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash, ReportedURL
-from disrupt.db import Database, utcnow
+from disrupt.events import picture_seen_online
 from disrupt.hashing.matching import HashRecord
 from disrupt.monitoring import rules as R
 from disrupt.monitoring.checker import CheckOutcome, CheckTarget, StoredFingerprint
@@ -212,13 +210,17 @@ def record_checks(
     logs: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
     reappeared: list[tuple[URLState, CheckOutcome]] = []
+    first_seen: list[tuple[URLState, CheckOutcome]] = []
     news: set[int] = set()
     for claim, outcome in results:
         url = held.pop(claim.id, None)  # pop: a URL twice in one batch is written once
         if url is None or url.next_check_at != claim.due_at:
             continue
+        unconfirmed = url.picture_confirmed_at is None
         transition = _apply(url, outcome, now=now, confirm_after=confirm_after, scale=scale,
                             invalid_after=invalid_after)
+        if unconfirmed and url.picture_confirmed_at is not None and url.state == "online":
+            first_seen.append((url, outcome))
         if transition == "reappeared":
             reappeared.append((url, outcome))
         if transition in ("removed", "reappeared"):
@@ -247,6 +249,9 @@ def record_checks(
                            .values(news_at=now))
     for url, outcome in reappeared:
         alert_reappearance(session, url, outcome, now=now)
+    for url, outcome in first_seen:
+        picture_seen_online.send(url.case_id, session=session, now=now,
+                                 reported_url_id=url.id, url=url.url, outcome=outcome)
     return written
 
 
@@ -295,8 +300,8 @@ def check_row(reported_url_id: int, outcome: CheckOutcome, *, due_at: datetime, 
 def case_target(session: Session, url: str, reference: str | None) -> CheckTarget:
     """What `disrupt check-url --case REF` compares with: the case's active hashes, and
     the rules of the platform the URL belongs to."""
-    from disrupt.cases.urlnorm import host_of
     from disrupt.platforms.services import platform_for_host
+    from disrupt.urls.normalize import host_of
 
     hashes: tuple[HashRecord, ...] = ()
     if reference is not None:
@@ -311,56 +316,34 @@ def case_target(session: Session, url: str, reference: str | None) -> CheckTarge
 
 # -- soft-404 fingerprints shared through the database ----------------------------------
 
-class DatabaseFingerprints:
-    """Fingerprints in ``host_fingerprints`` (shared by all workers), with an in-process
-    copy kept for at most ``memo_seconds``."""
+def read_fingerprint(session: Session, origin: str, now: datetime) -> StoredFingerprint | None:
+    """The live fingerprint of ``origin`` in ``host_fingerprints``, or None."""
+    row = session.scalar(select(HostFingerprint).where(HostFingerprint.origin == origin))
+    return _stored(row) if row is not None and row.expires_at > now else None
 
-    def __init__(self, db: Database, memo_seconds: float = 60.0) -> None:
-        self.db = db
-        self.memo_seconds = memo_seconds
-        self._memo: dict[str, tuple[float, StoredFingerprint | None]] = {}
-        self._lock = threading.Lock()
 
-    def get(self, origin: str) -> StoredFingerprint | None:
-        now = utcnow()
-        with self._lock:
-            memo = self._memo.get(origin)
-        if memo is not None and memo[0] > time.monotonic():
-            item = memo[1]
-            return item if item is not None and item.expires_at > now else None
-        with self.db.session() as session:
-            row = session.scalar(select(HostFingerprint).where(HostFingerprint.origin == origin))
-        item = _stored(row) if row is not None and row.expires_at > now else None
-        if item is not None:
-            with self._lock:
-                self._memo[origin] = (time.monotonic() + self.memo_seconds, item)
-        return item
-
-    def put(self, fingerprint: StoredFingerprint) -> None:
-        page = fingerprint.page
-        values = dict(
-            probe_url=fingerprint.probe_url[:2048], kind=fingerprint.kind,
-            status=fingerprint.status,
-            final_url=page.final_url[:2048] if page else None,
-            redirected=page.redirected if page else False,
-            text_simhash=page.text_simhash if page else None,
-            text_digest=page.text_digest if page else None,
-            text_words=page.words if page else 0,
-            body_digest=page.body_digest if page else None,
-            probed_at=fingerprint.probed_at, expires_at=fingerprint.expires_at,
-        )
-        with self.db.session(claim=True) as session:
-            if session.get_bind().dialect.name == "postgresql":
-                from sqlalchemy.dialects.postgresql import insert
-            else:
-                from sqlalchemy.dialects.sqlite import insert
-            session.execute(
-                insert(HostFingerprint).values(origin=fingerprint.origin, **values)
-                .on_conflict_do_update(index_elements=["origin"], set_=values)
-            )
-            session.commit()
-        with self._lock:
-            self._memo[fingerprint.origin] = (time.monotonic() + self.memo_seconds, fingerprint)
+def store_fingerprint(session: Session, fingerprint: StoredFingerprint) -> None:
+    """Insert or replace the fingerprint of its origin (in the caller's transaction)."""
+    page = fingerprint.page
+    values = dict(
+        probe_url=fingerprint.probe_url[:2048], kind=fingerprint.kind,
+        status=fingerprint.status,
+        final_url=page.final_url[:2048] if page else None,
+        redirected=page.redirected if page else False,
+        text_simhash=page.text_simhash if page else None,
+        text_digest=page.text_digest if page else None,
+        text_words=page.words if page else 0,
+        body_digest=page.body_digest if page else None,
+        probed_at=fingerprint.probed_at, expires_at=fingerprint.expires_at,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(
+        insert(HostFingerprint).values(origin=fingerprint.origin, **values)
+        .on_conflict_do_update(index_elements=["origin"], set_=values)
+    )
 
 
 def _stored(row: HostFingerprint) -> StoredFingerprint:

@@ -1,6 +1,7 @@
 """The platforms feature's part of an erasure: notices not yet sent are cancelled; a notice
 keeps its platform, dates and status (the statistics), not its text, the caseworker's
-paragraph or what the platform answered; its outbox .eml file is deleted once the erasure
+paragraph or what the platform answered (by API, by hand or by e-mail: the text and the
+attachments' names read from the mailbox); its outbox .eml file is deleted once the erasure
 is committed. Never commits."""
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from disrupt.events import case_erased, case_erasure_committed, case_withdrawn
-from disrupt.platforms.models import RemovalRequest, RequestReply
+from disrupt.platforms.models import MailboxMessage, RemovalRequest, RequestReply
 from disrupt.platforms.services import CANCEL_REASONS, cancel_queued_requests
 
 ERASED_TEXT = "erased"
@@ -22,12 +23,17 @@ PERSONAL = {
     "removal_requests": ("subject", "body", "last_error", "explanation", "reply_reason",
                          "platform_reference", "lease_owner"),
     "request_replies": ("reason", "platform_reference"),
+    "mailbox_messages": ("subject", "body", "attachments", "proposed_reason",
+                         "platform_reference"),
 }
 NOT_PERSONAL = {
     # recipient: the platform's address; the key: random, names the outbox file.
     "removal_requests": ("legal_basis", "language", "channel", "recipient", "idempotency_key",
                          "status"),
     "request_replies": ("status", "source"),
+    # sender: the platform's address; problem: our words on what was not kept.
+    "mailbox_messages": ("folder", "message_id", "sender", "problem", "state",
+                         "proposed_status"),
     "platforms": ("name", "channel", "contact", "jurisdiction", "default_legal_basis",
                   "removal_rules", "notes"),
     "platform_domains": ("domain",),
@@ -46,6 +52,9 @@ def on_case_erased(case: Any, *, session: Session, now: datetime, **_: object) -
         reply_reason=None, platform_reference=None, lease_owner=None, lease_expires_at=None))
     session.execute(update(RequestReply).where(RequestReply.request_id.in_(request_ids))
                     .values(reason=None, platform_reference=None))
+    session.execute(update(MailboxMessage).where(MailboxMessage.request_id.in_(request_ids))
+                    .values(subject=ERASED_TEXT, body=None, attachments=[],
+                            proposed_reason=None, platform_reference=None))
 
 
 def on_erasure_committed(case_id: int, *, session: Session, config: Any,

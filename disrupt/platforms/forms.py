@@ -63,6 +63,13 @@ class ActionForm(FlaskForm):
     """A button: CSRF only."""
 
 
+class AttachForm(FlaskForm):
+    """Thread an e-mail from triage to the request it answers."""
+
+    request = StringField("Our reference (32 characters) or the request's number",
+                          validators=[DataRequired(), Length(max=80)])
+
+
 class PlatformForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     domains = TextAreaField("Domains, one per line (subdomains match)",

@@ -1,5 +1,5 @@
-"""Worker jobs: send queued notices from the outbox, raise overdue requests. Own their
-transactions."""
+"""Worker jobs: send queued notices from the outbox, raise overdue requests, read the
+platforms' e-mail replies. Own their transactions."""
 from __future__ import annotations
 
 import logging
@@ -7,14 +7,18 @@ import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import Case
 from disrupt.cases.rules import work_refusal
+from disrupt.dates import format_moment
 from disrupt.db import Database
 from disrupt.platforms.channels import DeliveryError, deliver, send_internal_email
 from disrupt.platforms.deadlines import raise_overdue
+from disrupt.platforms.mailbox import MailboxError, MailboxSettings, fetch_new, parse_message
 from disrupt.platforms.models import RemovalRequest
+from disrupt.platforms.replies import advance_cursor, file_mailbox_message, mailbox_cursor
 from disrupt.platforms.services import (
     PlatformReply,
     claim_queued_requests,
@@ -78,6 +82,7 @@ def raise_overdue_requests(db: Database, config: Any, *, now: Callable[[], datet
     """Escalate requests whose deadline passed: once each, in the audit log, on the console's
     "Needs attention" list, and by e-mail to ESCALATION_EMAIL when it is set."""
     at = now()
+    zone = ZoneInfo(config["ORGANISATION_TIMEZONE"])
     with db.session(claim=True) as session:
         raised = raise_overdue(session, now=at)
         lines = []
@@ -86,8 +91,9 @@ def raise_overdue_requests(db: Database, config: Any, *, now: Callable[[], datet
                          record=request, case_id=request.case_id,
                          platform=request.platform.name,
                          deadline_at=request.deadline_at.isoformat())
+            deadline = format_moment(request.deadline_at, zone=zone, language="en", form="short")
             lines.append(f"- request {request.id} to {request.platform.name} (case "
-                         f"{request.case_id}), deadline {request.deadline_at:%Y-%m-%d %H:%M} UTC")
+                         f"{request.case_id}), deadline {deadline}")
         session.commit()
     recipient = config.get("ESCALATION_EMAIL")
     if raised and recipient:
@@ -102,3 +108,37 @@ def raise_overdue_requests(db: Database, config: Any, *, now: Callable[[], datet
         except DeliveryError as exc:  # the console list is the record; the mail is a nudge
             log.warning("escalation e-mail not sent: %s", exc)
     return len(raised)
+
+
+def read_platform_replies(db: Database, config: Any, *, now: Callable[[], datetime]) -> int:
+    """Read the new e-mails of the organisation's mailbox (IMAP_FOLDER) and file each one:
+    threaded to its request with a proposed status, or in triage. Returns how many were
+    filed. The folder's UIDVALIDITY and last UID read are kept, so nothing is read twice;
+    the mailbox itself is never changed."""
+    settings = MailboxSettings.from_config(config)
+    with db.session() as session:
+        cursor = mailbox_cursor(session, settings.folder)
+        seen_validity = cursor.uidvalidity if cursor else None
+        after_uid = cursor.last_uid if cursor else 0
+    try:  # outside any transaction: a slow mailbox never holds the database
+        batch = fetch_new(settings, uidvalidity=seen_validity, after_uid=after_uid)
+    except MailboxError as exc:
+        log.warning("mailbox not read: %s", exc)
+        return 0
+    if not batch.messages and batch.uidvalidity == seen_validity:
+        return 0
+    parsed = [(m.uid, parse_message(m.raw, headers_only=m.headers_only, size=m.size))
+              for m in batch.messages]
+    filed = 0
+    at = now()
+    with db.session(claim=True) as session:
+        for uid, message in parsed:
+            filed += file_mailbox_message(session, folder=settings.folder,
+                                          uidvalidity=batch.uidvalidity, uid=uid,
+                                          parsed=message, now=at) is not None
+        last = max((uid for uid, _ in parsed),
+                   default=after_uid if batch.uidvalidity == seen_validity else 0)
+        advance_cursor(session, folder=settings.folder, uidvalidity=batch.uidvalidity,
+                       last_uid=last, now=at)
+        session.commit()
+    return filed

@@ -66,11 +66,14 @@ class Notifier:
     name: str
     email: str
     trusted_flagger: bool
+    # Dates people read (referral summaries) are in it; notices state UTC.
+    time_zone: str = "UTC"
 
     @classmethod
     def from_config(cls, config: Any) -> Notifier:
         return cls(name=config["ORGANISATION_NAME"], email=config["ORGANISATION_EMAIL"],
-                   trusted_flagger=bool(config["TRUSTED_FLAGGER"]))
+                   trusted_flagger=bool(config["TRUSTED_FLAGGER"]),
+                   time_zone=config["ORGANISATION_TIMEZONE"])
 
 
 def _has_name(n: Notifier) -> bool:

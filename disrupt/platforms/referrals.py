@@ -3,12 +3,14 @@ summary of a case, and the record of when it was sent. Never commits."""
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, Referral
 from disrupt.cases.rules import ensure_work_allowed
+from disrupt.dates import MomentForm, format_moment
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.notices import Notifier
 from disrupt.translatable import N_
@@ -102,17 +104,22 @@ _KIND_WORDS = {"en": {"image": "image", "video": "video"},
                "fr": {"image": "image", "video": "vidéo"}}
 
 
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "—"
-
-
 def referral_summary(
     session: Session, case: Case, *, notifier: Notifier, language: str, now: datetime,
 ) -> str:
-    """Category, dates and times, where the content was seen, URLs and hashes: plain text to
-    paste into the recipient's form. Refused (CaseStopped) once the victim stopped the case."""
+    """Category, dates and times (in the organisation's zone, in ``language``), where the
+    content was seen, URLs and hashes: plain text to paste into the recipient's form. Refused
+    (CaseStopped) once the victim stopped the case."""
     ensure_work_allowed(case)
     lang = language if language in _TEXT else "en"
+    zone = ZoneInfo(notifier.time_zone)
+
+    def when(value: datetime | None, form: MomentForm = "short") -> str:
+        """The summary's own dates give the zone's name, the URLs' its abbreviation."""
+        if value is None:
+            return "—"
+        return format_moment(value, zone=zone, language=lang, form=form)
+
     t, colon = _TEXT[lang], _TEXT[lang][": "]
     states, statuses = _STATE_WORDS[lang], _STATUS_WORDS[lang]
     semi = "\u00a0; " if lang == "fr" else "; "
@@ -126,21 +133,21 @@ def referral_summary(
         f"{t['category']}{colon}{category}",
         f"{t['case']}{colon}{case.reference}",
         f"{t['org']}{colon}{notifier.name} <{notifier.email}>",
-        f"{t['reported']}{colon}{_when(case.created_at)}",
-        f"{t['prepared']}{colon}{_when(now)}",
+        f"{t['reported']}{colon}{when(case.created_at, 'long')}",
+        f"{t['prepared']}{colon}{when(now, 'long')}",
         "",
         f"{t['where']}{colon.rstrip()}",
     ]
     for number, url in enumerate(case.urls, start=1):
         platform = url.platform.name if url.platform is not None else t["unknown_platform"]
-        sent = [f"{_when(r.sent_at)} ({statuses.get(r.status, r.status)})" for r in requests
+        sent = [f"{when(r.sent_at)} ({statuses.get(r.status, r.status)})" for r in requests
                 if r.sent_at is not None and any(u.id == url.id for u in r.urls)]
         lines += [
             f"{number}. {url.url}",
             f"   {t['platform']}{colon}{platform}{semi}{t['host']}{colon}{url.host}",
-            f"   {t['first_reported']}{colon}{_when(url.created_at)}{semi}"
-            f"{t['first_online']}{colon}{_when(url.first_seen_online_at)}{semi}"
-            f"{t['last_online']}{colon}{_when(url.last_seen_online_at)}",
+            f"   {t['first_reported']}{colon}{when(url.created_at)}{semi}"
+            f"{t['first_online']}{colon}{when(url.first_seen_online_at)}{semi}"
+            f"{t['last_online']}{colon}{when(url.last_seen_online_at)}",
             f"   {t['state']}{colon}{states.get(url.state, url.state)}{semi}"
             f"{t['requests']}{colon}{', '.join(sent) or t['none']}",
         ]

@@ -32,15 +32,24 @@ from disrupt.platforms.deadlines import (
 )
 from disrupt.platforms.forms import (
     ActionForm,
+    AttachForm,
     ImportForm,
     NoticeForm,
     PlatformForm,
     ReferralForm,
     ReplyForm,
 )
-from disrupt.platforms.models import AWAITING_ACTION, Platform, RemovalRequest
+from disrupt.platforms.models import AWAITING_ACTION, MailboxMessage, Platform, RemovalRequest
 from disrupt.platforms.notices import NOTICE_LANGUAGES, NoticeError, Notifier
 from disrupt.platforms.referrals import case_referrals, record_referral, referral_summary
+from disrupt.platforms.replies import (
+    attach_mailbox_message,
+    confirm_mailbox_reply,
+    dismiss_mailbox_message,
+    find_request_by_reference,
+    pending_mailbox_replies,
+    triage_messages,
+)
 from disrupt.platforms.services import (
     RULE_KEYS,
     PlatformError,
@@ -162,19 +171,35 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
 
 # --- one request -----------------------------------------------------------------------------
 
+def _mailbox_form(message: MailboxMessage) -> ReplyForm:
+    """The confirmation of an e-mail's proposed status, filled with the proposal. "More
+    information needed" is recorded as acknowledged, with the platform's question."""
+    form = ReplyForm(prefix=f"m{message.id}", formdata=None)
+    form.status.data = message.proposed_status if message.proposed_status in (
+        "acknowledged", "actioned", "rejected") else "acknowledged"
+    form.reason.data = message.proposed_reason or ""
+    form.reference.data = message.platform_reference or ""
+    return form
+
+
 @bp.get("/requests/<int:request_id>")
 @role_required()
-def request_page(request_id: int, reply_form: ReplyForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def request_page(request_id: int, reply_form: ReplyForm | None = None, status: int = 200,  # type: ignore[no-untyped-def]
+                 mailbox_form: tuple[int, ReplyForm] | None = None):
     removal_request = _visible_request(request_id)
     case = db_session().get(Case, removal_request.case_id)
     follow_ups = list(db_session().scalars(
         select(RemovalRequest).where(RemovalRequest.follow_up_of_id == removal_request.id)
         .order_by(RemovalRequest.created_at)))
+    emails = pending_mailbox_replies(db_session(), removal_request)
+    confirm_forms = {m.id: _mailbox_form(m) for m in emails if m.state == "proposed"}
+    if mailbox_form is not None:
+        confirm_forms[mailbox_form[0]] = mailbox_form[1]
     return render_template(
         "platforms/request.html", r=removal_request, follow_ups=follow_ups,
         reply_form=reply_form or ReplyForm(), action_form=ActionForm(), now=now(),
         awaiting=AWAITING_ACTION, overdue=is_overdue(removal_request, case, now()),
-        work_refused=work_refusal(case),
+        work_refused=work_refusal(case), emails=emails, confirm_forms=confirm_forms,
     ), status
 
 
@@ -235,6 +260,110 @@ def retry(request_id: int):  # type: ignore[no-untyped-def]
             db_session().commit()
             flash("Back in the outbox: the worker sends it again.")
     return redirect(url_for("platforms.request_page", request_id=request_id))
+
+
+# --- e-mails read from the mailbox -------------------------------------------------------------
+
+def _mailbox_message(message_id: int) -> MailboxMessage:
+    message = db_session().get(MailboxMessage, message_id)
+    if message is None:
+        abort(404)
+    if message.request_id is not None:
+        _visible_request(message.request_id)
+    return message
+
+
+@bp.post("/mailbox/<int:message_id>/confirm")
+@role_required()
+def confirm_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
+    """The caseworker confirms (or corrects) the status the worker proposed for an e-mail."""
+    message = _mailbox_message(message_id)
+    if message.request_id is None:
+        abort(404)
+    request_id = message.request_id
+    form = ReplyForm(prefix=f"m{message.id}")
+    if form.validate_on_submit():
+        proposed = message.proposed_status
+        try:
+            confirm_mailbox_reply(db_session(), message, status=form.status.data,
+                                  reason=form.reason.data, reference=form.reference.data,
+                                  now=now(), author_id=current_user.id)
+        except NoticeError as exc:
+            db_session().rollback()
+            (form.reason if "reason" in str(exc) else form.status).errors.append(str(exc))
+        else:
+            audit("confirm_platform_email", message.request, case_id=message.request.case_id,
+                  status=form.status.data, proposed=proposed, mailbox_message=message.id)
+            db_session().commit()
+            flash(f"Reply recorded from the platform's e-mail: {form.status.data}.")
+            return redirect(url_for("platforms.request_page", request_id=request_id))
+    return request_page(request_id, status=400, mailbox_form=(message.id, form))
+
+
+@bp.post("/mailbox/<int:message_id>/dismiss")
+@role_required()
+def dismiss_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
+    message = _mailbox_message(message_id)
+    back = url_for("platforms.request_page", request_id=message.request_id) \
+        if message.request_id else url_for("platforms.mailbox_triage")
+    if ActionForm().validate_on_submit():
+        try:
+            dismiss_mailbox_message(db_session(), message, now=now(),
+                                    author_id=current_user.id)
+        except NoticeError as exc:
+            db_session().rollback()
+            flash(f"Not dismissed: {exc}")
+        else:
+            audit("dismiss_platform_email", message.request, mailbox_message=message.id,
+                  case_id=message.request.case_id if message.request else None)
+            db_session().commit()
+            flash("E-mail dismissed: its text is no longer kept (the mailbox keeps it).")
+    return redirect(back)
+
+
+@bp.get("/mailbox/")
+@role_required()
+def mailbox_triage(attach_form: tuple[int, AttachForm] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+    """E-mails from the mailbox that name no request of ours."""
+    messages = triage_messages(db_session())
+    forms = {m.id: AttachForm(prefix=f"a{m.id}", formdata=None) for m in messages}
+    if attach_form is not None:
+        forms[attach_form[0]] = attach_form[1]
+    return render_template("platforms/triage.html", messages=messages, attach_forms=forms,
+                           action_form=ActionForm()), status
+
+
+@bp.post("/mailbox/<int:message_id>/attach")
+@role_required()
+def attach_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
+    message = _mailbox_message(message_id)
+    form = AttachForm(prefix=f"a{message.id}")
+    if form.validate_on_submit():
+        target = find_request_by_reference(db_session(), form.request.data)
+        if target is not None:
+            case = db_session().get(Case, target.case_id)
+            visible = case is not None and case.status != "erased" and (
+                _own_cases_only() is None or case.assignee_id in (None, current_user.id))
+            target = target if visible else None
+        if target is None:
+            form.request.errors.append(
+                f"No request of ours has the reference {form.request.data.strip()!r}: copy "
+                "the 32-character reference from the request's page, or its number.")
+        else:
+            try:
+                attach_mailbox_message(db_session(), message, target, now=now(),
+                                       author_id=current_user.id)
+            except NoticeError as exc:
+                db_session().rollback()
+                form.request.errors.append(str(exc))
+            else:
+                audit("attach_platform_email", message.request, mailbox_message=message.id,
+                      case_id=message.request.case_id if message.request else None)
+                db_session().commit()
+                flash("E-mail attached to the request: confirm its status below.")
+                return redirect(url_for("platforms.request_page",
+                                        request_id=message.request_id))
+    return mailbox_triage(attach_form=(message.id, form), status=400)
 
 
 # --- what needs attention --------------------------------------------------------------------
@@ -345,6 +474,11 @@ def export_yaml():  # type: ignore[no-untyped-def]
         "Content-Disposition": "attachment; filename=disrupt-platforms.yaml"})
 
 
+def _short(text: str, limit: int = 300) -> str:
+    """Flash messages travel in the session cookie: a refusal quoting a file stays short."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 @bp.post("/platforms/import")
 @role_required("admin")
 def import_yaml():  # type: ignore[no-untyped-def]
@@ -364,14 +498,14 @@ def import_yaml():  # type: ignore[no-untyped-def]
             summary = import_platforms(session_, text)
     except PlatformError as exc:
         session_.rollback()
-        flash(f"Nothing imported: {exc}")
+        flash(f"Nothing imported: {_short(str(exc))}")
     else:
         audit("import_platforms", None, source="catalogue" if catalogue else "file",
               **summary.as_dict())
         session_.commit()
         flash(f"Imported: {len(summary.created)} new, {len(summary.updated)} updated, "
               f"{len(summary.unchanged)} unchanged"
-              + (f"; skipped {', '.join(summary.skipped_domains)}"
+              + (f"; skipped {_short(', '.join(summary.skipped_domains))}"
                  if summary.skipped_domains else "") + ".")
     return redirect(url_for("platforms.platform_list"))
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from disrupt.db import Database
-from disrupt.monitoring.politeness import HostGate
+from disrupt.monitoring.engine import HostGate
 from disrupt.tracing.services import claim_hosts, list_new_hosts, record_trace
 from disrupt.tracing.tracer import Resolver, Tracer, TraceSettings, system_resolver
 

@@ -18,8 +18,8 @@ from wtforms.validators import (
 )
 
 from disrupt.cases.services import MAX_MESSAGE, HashShapeError, SubmittedHash, parse_submitted_hash
-from disrupt.cases.urlnorm import InvalidURL, normalize_many, normalize_url
-from disrupt.victims.i18n import PORTAL_LANGUAGES
+from disrupt.i18n import PORTAL_LANGUAGES
+from disrupt.urls.normalize import InvalidURL, normalize_many, normalize_url
 
 # Defaults; the views set url_limit / hash_limit on a form from the settings.
 MAX_URLS = 200

@@ -65,7 +65,8 @@ def send_victim_updates(db: Database, config: Any, *, worker: str,
             try:
                 transmit(message, config, key=claim.key)  # outside any transaction
             except DeliveryError as exc:
-                log.warning("update e-mail for case %s not sent: %s", claim.case_id, exc)
+                log.warning("update e-mail for case %s not sent: %s", claim.case_id,
+                            type(exc).__name__)  # its text can quote the address
                 error = exc
         with db.session(claim=True) as session:
             if message is None:
@@ -99,7 +100,8 @@ def send_contact_confirmations(db: Database, config: Any, *, worker: str,
             try:
                 transmit(message, config, key=claim.key)  # outside any transaction
             except DeliveryError as exc:
-                log.warning("confirmation e-mail for case %s not sent: %s", claim.case_id, exc)
+                log.warning("confirmation e-mail for case %s not sent: %s", claim.case_id,
+                            type(exc).__name__)  # its text can quote the address
                 error = exc
         with db.session(claim=True) as session:
             if message is None:

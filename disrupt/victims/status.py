@@ -4,7 +4,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.orm import Session
 
@@ -17,8 +16,8 @@ from disrupt.cases.sharing import (
     sharing_state,
 )
 from disrupt.hashing.matching import PDQ_MIN_QUALITY
+from disrupt.i18n import moment
 from disrupt.platforms.exchange.services import feedback_for_case
-from disrupt.victims.i18n import format_moment
 
 
 @dataclass
@@ -40,8 +39,8 @@ class HashRow:
     feedback: list[str] = field(default_factory=list)
 
 
-def _day(moment: datetime | None) -> str:
-    return format_date(moment, "long") if moment is not None else ""
+def _day(day: datetime | None) -> str:
+    return moment(day, "day")
 
 
 def url_words(url: ReportedURL, case: Case) -> str:
@@ -81,7 +80,7 @@ def url_rows(case: Case, requested: dict[int, datetime]) -> list[URLRow]:
             words=url_words(url, case),
             request_sent=(_("We asked the website to remove it on %(date)s.", date=_day(sent))
                           if sent else None),
-            last_checked=(format_moment(url.last_checked_at)
+            last_checked=(moment(url.last_checked_at)
                           if url.last_checked_at else _("Not yet")),
         ))
     return rows

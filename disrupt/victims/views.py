@@ -7,6 +7,7 @@ import json
 import time
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -26,6 +27,9 @@ from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.services import DuplicateURL, case_messages
+from disrupt.evidence.services import active_hold, picture_consent, set_picture_consent
+from disrupt.i18n import PORTAL_LANGUAGES, current_language
+from disrupt.i18n import SESSION_KEY as LANGUAGE_KEY
 from disrupt.listeners import after_erasure
 from disrupt.request import (
     cipher,
@@ -48,8 +52,6 @@ from disrupt.victims.forms import (
     OpenCaseForm,
     StopUpdatesForm,
 )
-from disrupt.victims.i18n import PORTAL_LANGUAGES, current_language
-from disrupt.victims.i18n import SESSION_KEY as LANGUAGE_KEY
 from disrupt.victims.services import (
     CaseClosedToChanges,
     CaseFull,
@@ -140,8 +142,11 @@ def choose_language():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         session[LANGUAGE_KEY] = form.language.data
     target = form.next.data or ""
-    # Only a path on this site: never an open redirect.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Only a path on this site: never an open redirect. Browsers and urlsplit drop tabs and
+    # newlines and read a backslash as a slash, so any of them (or a scheme, a host) refuses.
+    if (not target.startswith("/") or target.startswith("//") or len(target) > 2000
+            or any(c == "\\" or c.isspace() or not c.isprintable() for c in target)
+            or urlsplit(target).scheme or urlsplit(target).netloc):
         target = url_for("victims.home")
     return redirect(target)
 
@@ -302,7 +307,9 @@ def _status_page(case: Case, **forms: Any):  # type: ignore[no-untyped-def]
     page = render_template(
         "victims/status.html", case=case, urls=url_rows(case, request_dates(session_, case)),
         hashes=hash_rows(session_, case), messages=messages,
-        contact_state=contact_state(session_, case, now()), **forms)
+        contact_state=contact_state(session_, case, now()),
+        evidence_consent=picture_consent(session_, case),
+        evidence_held=active_hold(session_, case.id) is not None, **forms)
     mark_messages_read(session_, case, now())
     session_.commit()
     has_errors = any(f.errors for f in forms.values())
@@ -315,6 +322,18 @@ def case_status():  # type: ignore[no-untyped-def]
     if case is None:
         return redirect(url_for("victims.follow_case"))
     return _status_page(case)
+
+
+@bp.post("/case/evidence")
+def choose_evidence_pictures():  # type: ignore[no-untyped-def]
+    """The victim agrees, or no longer agrees, that the pictures are kept for the police."""
+    case = _current_case()
+    if case is None:
+        return redirect(url_for("victims.follow_case"))
+    set_picture_consent(db_session(), case, request.form.get("keep_pictures") == "yes",
+                        now=now())
+    db_session().commit()
+    return redirect(url_for("victims.case_status", _anchor="evidence"))
 
 
 @bp.post("/case/urls")
@@ -437,7 +456,9 @@ def erase():  # type: ignore[no-untyped-def]
                       case_id)
         session.pop(VICTIM_SESSION_KEY, None)  # its row went with the case
         return render_template("victims/erased.html")
-    return render_template("victims/erase.html", form=form), (400 if form.errors else 200)
+    return render_template("victims/erase.html", form=form,
+                           evidence_held=active_hold(db_session(), case.id) is not None), \
+        (400 if form.errors else 200)
 
 
 @bp.route("/case/contact/confirm/<token>", methods=["GET", "POST"])

@@ -100,13 +100,15 @@ def test_lockout_after_repeated_failures(app, db):
     client = app.test_client()
     for _ in range(MAX_FAILED_LOGINS):
         assert _password_step(client, "cw@example.org", "wrong password!!").status_code == 401
-    # Locked: even the right password is refused, with the same message.
+    # Locked to this client: even the right password is refused, with the same message.
     locked = _password_step(client, "cw@example.org")
     assert locked.status_code == 401 and "locked" in locked.get_data(as_text=True)
     with db.session() as s:
-        assert authenticate(s, "cw@example.org", PASSWORD, utcnow()) is None
+        assert authenticate(s, "cw@example.org", PASSWORD, utcnow(), "127.0.0.1") is None
         later = utcnow() + LOCKOUT + timedelta(seconds=1)
-        assert authenticate(s, "cw@example.org", PASSWORD, later) is not None
+        assert authenticate(s, "cw@example.org", PASSWORD, later, "127.0.0.1") is not None
+        # Another client address is not locked out by these failures.
+        assert authenticate(s, "cw@example.org", PASSWORD, utcnow(), "192.0.2.7") is not None
 
 
 def test_second_factor_failures_lock_too_and_password_does_not_reset_them(app, db):
@@ -116,8 +118,8 @@ def test_second_factor_failures_lock_too_and_password_does_not_reset_them(app, d
         if attempt % 2 == 0:  # re-entering the password buys no new guesses
             assert _password_step(client, "cw@example.org").status_code == 302
         assert post_form(client, "/console/login/code", {"code": "123456"}).status_code == 401
-    assert _user(db, "cw@example.org").locked_until is not None
-    # Even the right code is refused now.
+    assert _user(db, "cw@example.org").failed_logins == MAX_FAILED_LOGINS
+    # Even the right password is refused now, from this client.
     fresh = app.test_client()
     assert _password_step(fresh, "cw@example.org").status_code == 401
 

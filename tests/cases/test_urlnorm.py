@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from disrupt.cases.urlnorm import (
+from disrupt.urls.normalize import (
     MAX_URL_LENGTH,
     InvalidURL,
     host_of,

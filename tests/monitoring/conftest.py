@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from disrupt.cases.models import Case, MediaHash, ReportedURL
-from disrupt.cases.urlnorm import host_of
 from disrupt.db import Database
 from disrupt.demo.seed import demo_image
 from disrupt.hashing.pipeline import hash_image_bytes
+from disrupt.urls.normalize import host_of
 
 
 def monitor_config(**overrides: Any) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from sqlalchemy import select
 
 from disrupt.cases.models import ReportedURL
+from disrupt.monitoring.engine import HostGate
 from disrupt.monitoring.jobs import run_due_checks
-from disrupt.monitoring.politeness import HostGate, SlotWant, release_slots
+from disrupt.monitoring.politeness import SlotWant, release_slots
 from tests.monitoring.conftest import monitor_config, seed_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -37,7 +37,8 @@ def test_a_well_set_instance_and_each_problem(database_url, tmp_path):
         assert fine.stdout.startswith("no problem found")
 
         (tmp_path / "instance" / "data_key").chmod(0o644)
-        bad = _doctor(database_url, tmp_path, SMTP_PORT=free_port(), PORTAL_TIMEZONE="Mars/Base",
+        bad = _doctor(database_url, tmp_path, SMTP_PORT=free_port(),
+                      ORGANISATION_TIMEZONE="Mars/Base",
                       PUBLIC_URL="http://hotline.example.org/", ALLOW_LOOPBACK=1,
                       MAIL_TRANSPORT="smtp", HEARTBEAT_STALE_TICKS=0)
     finally:

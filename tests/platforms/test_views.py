@@ -232,8 +232,10 @@ def test_referral_summary_and_record(database_url, tmp_path, recipient, language
     path = f"/console/cases/{ids['case']}/referral"
     page = client.get(path, query_string={"recipient": recipient}).get_data(as_text=True)
     assert category.replace("'", "&#39;") in page
+    # Dates in the organisation's zone (Europe/Paris by default), named in the summary's language.
+    zone = {"fr": "(heure d’Europe centrale)", "en": "(Central European Time)"}[language]
     for expected in ("https://cdn.picshare.example/b.jpg", f"PDQ {PDQ}", "SHA-256 " + "cd" * 32,
-                     "PicShare", "UTC"):
+                     "PicShare", zone):
         assert expected in page
     summary = re.search(r'<textarea[^>]*name="summary"[^>]*>\s*(.*?)</textarea>', page, re.S)
     assert summary

@@ -154,7 +154,7 @@ def test_bootstrap_longest_match_and_hostile_answers():
 def test_the_site_is_asked_only_in_its_politeness_turn(sqlite_url, tmp_path, world):
     """The look at the site's own answer takes a turn in the host's slots like a URL check:
     while checks hold the host's first slot, the tracer does not add a request of its own."""
-    from disrupt.monitoring.politeness import HostGate
+    from disrupt.monitoring.engine import HostGate
 
     for server in world.servers:
         server.hits.clear()

@@ -175,6 +175,19 @@ def test_failed_files_say_why_and_can_be_removed(browser, portal, tmp_path):
         page.check("#consent_notices")
         assert page.locator("#consent_notices-error").count() == 0
         assert page.get_attribute("#consent_notices", "aria-invalid") is None
+
+        # The fingerprints (a hidden field) could not be read: their error goes as soon as
+        # files are picked again, like any other answer's.
+        page.evaluate("() => { document.getElementById('hashes').value = 'not a list';"
+                      " document.getElementById('case-form').submit(); }")
+        page.wait_for_selector("#hashes-error")
+        assert "could not be read" in page.inner_text("#hashes-error")
+        page.set_input_files("#file-picker", [str(photo)])
+        page.wait_for_function("() => !document.querySelector('#hashes-error')",
+                               timeout=10_000)
+        page.wait_for_function("() => document.getElementById('hashes').value.startsWith('[')",
+                               timeout=60_000)
+        assert "Fingerprints ready: 1." in page.inner_text("#hash-status")
     finally:
         context.close()
 

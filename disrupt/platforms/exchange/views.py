@@ -87,7 +87,6 @@ def fetch_hashes():  # type: ignore[no-untyped-def]
         )
     except ExchangeError as exc:
         return _error(400, str(exc))
-    db_session().commit()  # last_used_at
     return jsonify(page)
 
 
@@ -105,9 +104,7 @@ def submit_feedback_view():  # type: ignore[no-untyped-def]
     try:
         result = submit_feedback(session, client=g.api_client, payload=_json_body(), now=now())
     except ExchangeError as exc:
-        session.rollback()
         return _error(400, str(exc))
-    session.commit()
     return jsonify(result)
 
 
@@ -118,16 +115,13 @@ def submit_hashes_view():  # type: ignore[no-untyped-def]
     try:
         result = submit_hashes(session, client=g.api_client, payload=_json_body(), now=now())
     except ExchangeError as exc:
-        session.rollback()
         return _error(400, str(exc))
-    session.commit()
     return jsonify(result)
 
 
 def _export() -> list[Any]:
     rows = export_rows(db_session(), client=g.api_client,
                        secret_key=current_app.config["SECRET_KEY"], now=now())
-    db_session().commit()
     return rows
 
 
@@ -173,7 +167,6 @@ def clients():  # type: ignore[no-untyped-def]
         client, secret = create_api_client(session, platform=platform, name=form.name.data or "",
                                            now=now(), created_by_id=None)
         audit("create_api_client", client, platform_id=platform.id)
-        session.commit()
         created = (client, secret)  # the function key is shown in this response only
     listing = session.scalars(select(APIClient).order_by(APIClient.created_at.desc())).all()
     return render_template("exchange/clients.html", form=form, clients=listing,
@@ -190,5 +183,4 @@ def revoke(client_id: int):  # type: ignore[no-untyped-def]
     if RevokeForm().validate_on_submit():
         revoke_api_client(client, now())
         audit("revoke_api_client", client)
-        session.commit()
     return redirect(url_for("exchange_admin.clients"))

@@ -69,6 +69,12 @@ function save() {
   showStatus();
 }
 
+/** The victim gave a new answer: the fingerprints' error from the server goes away
+ * (form-errors.js listens for "change"; a hidden field never fires one by itself). */
+function answerChanged() {
+  field?.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
 function addRow(name, entry) {
   const item = document.createElement("li");
   const title = document.createElement("span");
@@ -123,6 +129,7 @@ function addControls(item, entry) {
     hashes = hashes.filter((h) => h !== entry);
     item.remove();
     save();
+    answerChanged();
   });
   const controls = document.createElement("span");
   controls.className = "file-controls";
@@ -145,6 +152,7 @@ async function checkBrowser() {
 picker?.addEventListener("change", async () => {
   const files = Array.from(picker.files || []);
   if (!files.length) return;
+  answerChanged();
   if (submit) submit.disabled = true;
   try {
     if (!(await checkBrowser())) return;
