@@ -76,7 +76,7 @@ def run_pending_captures(db: Database, config: Any, *, now: Callable[[], datetim
             verdict = {"verdict": capture.verdict, "trigger": capture.trigger}
         page = _fetch_page(config, url, pictures, verdict, keep_pictures=keep_pictures)
         moment = now()
-        with db.session() as session:
+        with db.session(claim=True) as session:  # it writes: write lock at BEGIN on SQLite
             capture = session.get(Capture, capture_id)
             if capture is None:  # erased meanwhile
                 continue
@@ -124,7 +124,7 @@ def _fetch_page(config: Any, url: str, pictures: list[dict[str, Any]],
 
 def purge_expired_evidence(db: Database, config: Any, *, now: Callable[[], datetime]) -> int:
     retention = timedelta(days=float(config["EVIDENCE_RETENTION_DAYS"]))
-    with db.session() as session:
+    with db.session(claim=True) as session:
         files = purge_expired(session, retention=retention, now=now())
         session.commit()
     remove_files(evidence_folder(config), files)

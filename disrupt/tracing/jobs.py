@@ -28,7 +28,7 @@ def trace_due_hosts(db: Database, config: Any, *, worker: str, now: Callable[[],
     done = 0
     for trace_id, host, origin in claims:
         result = tracer.trace(host, origin)
-        with db.session() as session:
+        with db.session(claim=True) as session:  # it writes
             done += record_trace(session, trace_id, result, worker=worker, now=now(), ttl=ttl,
                                  retry=retry)
             session.commit()

@@ -366,3 +366,4 @@ def test_a_capture_left_mid_fetch_by_a_dead_worker_is_taken_again(app, db, site)
     assert run_pending_captures(db, app.config, now=lambda: now + lease * 2) == 1
     with db.session() as s:
         assert s.scalar(select(Capture)).status == "stored"
+
