@@ -151,8 +151,8 @@ SETTINGS: dict[str, tuple[Any, str]] = {
     "LEAVE_SITE_URL": ("https://www.wikipedia.org/", "Neutral page the portal's \"Leave this "
                                                      "site\" button and Shift×3 open"),
     "STATS_FOLD_SECONDS": (30.0, "How often the worker counts changed URLs into the statistics"),
-    "STATS_FOLD_ON_VIEW": (5000, "URLs not yet counted that a dashboard view or `disrupt stats` "
-                                 "counts first (0: leave it all to the worker)"),
+    "STATS_FOLD_ON_VIEW": (5000, "URLs not yet counted that `disrupt stats` counts first (0: "
+                                 "leave it all to the worker; the dashboard never folds)"),
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -29,6 +29,10 @@ case_withdrawn = _events.signal("case-withdrawn")
 #: so that no listener depends on the order in which the others run.
 case_erased = _events.signal("case-erased")
 
+#: A caseworker closed a referral to the authorities: the evidence feature ends the legal
+#: holds placed for it. Also given `referral_id` and `closed_by_id` (the caseworker, or None).
+referral_closed = _events.signal("referral-closed")
+
 #: After the erasure is committed: what lives outside the database (outbox files) goes.
 #: Sent with the case id as sender and `session`, `config` as keyword arguments.
 case_erasure_committed = _events.signal("case-erasure-committed")

@@ -19,7 +19,7 @@ PERSONAL = {
     "cases": ("reference", "secret_hash", "contact_encrypted"),
     "messages": ("body_encrypted",),
     "notes": ("body_encrypted",),
-    "referrals": ("their_reference", "summary"),
+    "referrals": ("their_reference", "summary", "outcome"),
     "reported_urls": ("url", "host", "state_reason", "lease_owner"),
     "media_hashes": ("label",),
 }
@@ -43,7 +43,7 @@ def on_case_erased(case: Case, *, session: Session, now: datetime,
     session.execute(delete(Message).where(Message.case_id == case.id))
     session.execute(delete(Note).where(Note.case_id == case.id))
     session.execute(update(Referral).where(Referral.case_id == case.id)
-                    .values(summary=None, their_reference=None))
+                    .values(summary=None, their_reference=None, outcome=None))
     session.execute(update(MediaHash).where(MediaHash.case_id == case.id).values(
         status="deleted", label=None, status_changed_at=now))
     for url in session.scalars(select(ReportedURL).where(ReportedURL.case_id == case.id)):

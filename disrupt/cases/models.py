@@ -177,3 +177,8 @@ class Referral(Base):
     sent_at: Mapped[datetime]
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str | None] = mapped_column(Text)
+    #: Closed by a caseworker (the authorities answered or dropped it): a legal hold placed
+    #: for it ends (disrupt.evidence listens to `referral_closed`).
+    closed_at: Mapped[datetime | None]
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(Text)

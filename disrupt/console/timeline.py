@@ -35,6 +35,7 @@ ACTION_TEXT = {
     "change_status": "Status changed",
     "close_case": "Case closed",
     "reopen_case": "Case reopened",
+    "learn_host_provider": "Hosting provider added to the platform registry",
     "classify_case": "Classification changed",
     "victim.case_opened": "Case opened by the victim",
     "victim.case_withdrawn": "Case withdrawn by the victim",

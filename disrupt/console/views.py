@@ -49,6 +49,7 @@ from disrupt.cases.services import (
     reopen_case,
     resume_checking,
 )
+from disrupt.console.hosting import recipients_from_trace, unknown_hosts
 from disrupt.console.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter, queue_page
 from disrupt.console.timeline import case_timeline
 from disrupt.evidence.services import evidence_panel, queue_capture
@@ -59,10 +60,12 @@ from disrupt.platforms.exchange.services import (
     sharing_state,
 )
 from disrupt.platforms.forms import RemovalRequestForm
+from disrupt.platforms.hosting import learn_host_provider
 from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.services import (
     NoticeError,
     Notifier,
+    PlatformError,
     open_requests_by_url,
     queue_removal_request,
 )
@@ -186,6 +189,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         select(Case).where(Case.id.in_({m.other_case_id for m in matches.rows})))
     } if matches.rows else {}
     classify = ClassifyForm(age_group=case.age_group, high_priority=case.priority == 1)
+    traces = traces_for_hosts(session_, {u.host for u in case.urls if u.host})
     return render_template(
         "cases/case.html", case=case, checks=_url_checks(case), requests=requests,
         work_refused=work_refusal(case),
@@ -195,7 +199,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         note_form=note_form or NoteForm(), message_form=message_form or MessageForm(),
         messages=case_messages(session_, case, cipher()), read_form=ReadMessagesForm(),
         url_action_form=URLActionForm(),
-        traces=traces_for_hosts(session_, {u.host for u in case.urls if u.host}),
+        traces=traces, unknown_hosts=unknown_hosts(case, traces),
         timeline=case_timeline(session_, case, cipher()),
         matches=matches, other_cases=other_cases, may_see=_may_see,
         feedback=feedback_for_case(session_, case), sharing_state=sharing_state,
@@ -308,6 +312,45 @@ def send_removal_request(case_id: int, platform_id: int):  # type: ignore[no-unt
         session_.flush()
         audit("queue_removal_request", removal, case_id=case.id, urls=len(chosen))
         flash(f"Removal request queued for {removal.platform.name}.")
+    return _back(case)
+
+
+@bp.post("/cases/<int:case_id>/urls/<int:url_id>/recipient")
+@role_required()
+def learn_recipient(case_id: int, url_id: int):  # type: ignore[no-untyped-def]
+    """The registry learns the hosting provider (or CDN) of an address on no platform, from
+    its trace; the normal request form then sends to it."""
+    case = _case_for_current_user(case_id)
+    url = next((u for u in case.urls if u.id == url_id), None)
+    if url is None:
+        abort(404)
+    refused = work_refusal(case)
+    if refused:
+        flash(f"Not done: {refused}")
+        return _back(case)
+    if url.platform is not None:
+        flash(f"{url.url} is already on {url.platform.name}.")
+        return _back(case)
+    session_ = db_session()
+    recipients, reason = recipients_from_trace(traces_for_hosts(session_, {url.host}).get(url.host)
+                                               if url.host else None)
+    chosen = next((r for r in recipients if r.kind == request.form.get("kind")), None)
+    if chosen is None:
+        flash(f"Nobody to send to for {url.host or url.url}: {reason or 'choose a recipient.'}")
+        return _back(case)
+    try:
+        platform = learn_host_provider(session_, name=chosen.name, email=chosen.email,
+                                       host=url.host, kind=chosen.kind, country=chosen.country,
+                                       now=now())
+    except PlatformError as exc:
+        session_.rollback()
+        flash(f"Not added to the registry: {exc}")
+        return _back(case)
+    session_.flush()
+    audit("learn_host_provider", platform, case_id=case.id, host=url.host, kind=chosen.kind,
+          contact=platform.contact)
+    flash(f"{platform.name} is in the registry for {url.host}: its removal requests go to "
+          f"{platform.contact}. Send the notice below.")
     return _back(case)
 
 

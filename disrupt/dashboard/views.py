@@ -9,7 +9,6 @@ from flask_babel import force_locale
 from disrupt.accounts.access import role_required
 from disrupt.dashboard import charts
 from disrupt.dashboard.forms import StatisticsFilterForm
-from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.dashboard.report import (
     REPORT_LANGUAGES,
     organisation_of,
@@ -25,22 +24,13 @@ from disrupt.dashboard.tables import (
     raw_value,
     with_activity,
 )
-from disrupt.request import database, db_session, now
+from disrupt.request import db_session, now
 
 bp = Blueprint("dashboard", __name__, url_prefix="/console/dashboard")
 
 
 def _pct(value: float) -> str:
     return f"{value * 100:.0f} %"
-
-
-def _fold_before_reading() -> None:
-    """Count what changed since the worker's last fold, up to STATS_FOLD_ON_VIEW URLs."""
-    limit = int(current_app.config["STATS_FOLD_ON_VIEW"])
-    if limit > 0 and fold_changed_urls(database(), current_app.config, max_urls=limit):
-        # End the request's read transaction (opened by the login check) so that the
-        # reads below see the fold (SQLite keeps a read snapshot until the transaction ends).
-        db_session().commit()
 
 
 def _selection() -> tuple[StatisticsFilterForm, dict[str, Any], bool]:
@@ -88,7 +78,6 @@ def _charts(stats: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/")
 @role_required()
 def index():  # type: ignore[no-untyped-def]
-    _fold_before_reading()
     form, selection, valid = _selection()
     stats = _statistics(selection)
     return render_template(
@@ -102,7 +91,6 @@ def index():  # type: ignore[no-untyped-def]
 @bp.get("/stats.json")
 @role_required()
 def stats_json():  # type: ignore[no-untyped-def]
-    _fold_before_reading()
     form, selection, valid = _selection()
     if not valid:
         return jsonify({"errors": form.errors}), 400
@@ -114,7 +102,6 @@ def stats_json():  # type: ignore[no-untyped-def]
 def export(table_id: str, fmt: str):  # type: ignore[no-untyped-def]
     if table_id not in TABLE_IDS or fmt not in ("csv", "json"):
         abort(404)
-    _fold_before_reading()
     form, selection, valid = _selection()
     if not valid:
         return jsonify({"errors": form.errors}), 400
@@ -133,7 +120,6 @@ def report(year: int):  # type: ignore[no-untyped-def]
     language = request.args.get("lang", "en")
     if language not in REPORT_LANGUAGES:
         abort(404)
-    _fold_before_reading()
     figures = transparency_report(db_session(), year=year, now=now())
     with force_locale(language):
         return render_template("dashboard/report.html", standalone_css=None,
@@ -146,6 +132,5 @@ def report(year: int):  # type: ignore[no-untyped-def]
 def report_json(year: int):  # type: ignore[no-untyped-def]
     if not 2000 <= year <= 2100:
         abort(404)
-    _fold_before_reading()
     figures = transparency_report(db_session(), year=year, now=now())
     return Response(json.dumps(figures, sort_keys=True), mimetype="application/json")

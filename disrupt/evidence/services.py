@@ -139,6 +139,8 @@ def place_hold(session: Session, case: Case, referral_id: int, *, user_id: int |
         raise EvidenceError("Choose a referral of this case.")
     if referral.recipient not in AUTHORITIES:
         raise EvidenceError("A legal hold needs a referral to PHAROS or the police.")
+    if referral.closed_at is not None:
+        raise EvidenceError("This referral is closed: a legal hold needs an open referral.")
     if active_hold(session, case.id) is not None:
         raise EvidenceError("The case's evidence is already on hold.")
     hold = EvidenceHold(case_id=case.id, referral_id=referral.id, placed_at=now,
@@ -159,6 +161,19 @@ def lift_hold(session: Session, case: Case, *, user_id: int | None, actor: str,
     append_custody(session, action="hold_lifted", actor=actor, now=now, case_id=case.id,
                    referral_id=hold.referral_id)
     return hold
+
+
+def end_holds_of_referral(session: Session, referral_id: int, *, user_id: int | None,
+                          now: datetime) -> list[EvidenceHold]:
+    """The referral was closed: the holds placed for it end, as if lifted."""
+    holds = list(session.scalars(select(EvidenceHold).where(
+        EvidenceHold.referral_id == referral_id, EvidenceHold.lifted_at.is_(None))
+        .order_by(EvidenceHold.id)))
+    for hold in holds:
+        hold.lifted_at, hold.lifted_by_id = now, user_id
+        append_custody(session, action="hold_lifted", actor="referral closed", now=now,
+                       case_id=hold.case_id, referral_id=referral_id)
+    return holds
 
 
 # -- captures ---------------------------------------------------------------------------------
@@ -403,7 +418,7 @@ class EvidencePanel:
 
 def evidence_panel(session: Session, case: Case) -> EvidencePanel:
     referrals = list(session.scalars(select(Referral).where(
-        Referral.case_id == case.id, Referral.recipient.in_(AUTHORITIES))
-        .order_by(Referral.sent_at.desc())))
+        Referral.case_id == case.id, Referral.recipient.in_(AUTHORITIES),
+        Referral.closed_at.is_(None)).order_by(Referral.sent_at.desc())))
     return EvidencePanel(case_captures(session, case.id), active_hold(session, case.id),
                          referrals, picture_consent(session, case))

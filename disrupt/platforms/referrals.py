@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, Referral
 from disrupt.cases.rules import ensure_work_allowed
 from disrupt.dates import MomentForm, format_moment
+from disrupt.events import referral_closed, require_listeners
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.notices import Notifier
 from disrupt.translatable import N_
@@ -21,6 +22,7 @@ RECIPIENTS = {
     "police": N_("Police"),
 }
 MAX_SUMMARY = 20_000
+MAX_OUTCOME = 2_000
 
 _TEXT = {
     "en": {
@@ -193,6 +195,35 @@ def record_referral(
                         sent_at=now, author_id=author_id, summary=summary)
     session.add(referral)
     case.updated_at = now
+    return referral
+
+
+def close_referral(
+    session: Session, referral: Referral, *, now: datetime, outcome: str | None = None,
+    closed_by_id: int | None = None,
+) -> Referral:
+    """The authorities answered or dropped the referral. Closing is final: what was kept for
+    it ends with it (the evidence feature ends its legal holds on `referral_closed`). Allowed
+    after the victim stopped the case, so that such a hold can still end."""
+    if referral.closed_at is not None:
+        raise ValueError("this referral is already closed")
+    text = (outcome or "").strip()
+    if len(text) > MAX_OUTCOME:
+        raise ValueError(f"the outcome is longer than {MAX_OUTCOME} characters")
+    case = session.get(Case, referral.case_id)
+    if case is None:
+        raise ValueError("this referral's case no longer exists")
+    # Conditional, so that of two caseworkers closing it at once only one does.
+    closed = session.execute(
+        update(Referral).where(Referral.id == referral.id, Referral.closed_at.is_(None))
+        .values(closed_at=now, closed_by_id=closed_by_id, outcome=text or None))
+    if closed.rowcount != 1:  # type: ignore[attr-defined]
+        raise ValueError("this referral is already closed")
+    case.updated_at = now
+    session.flush()
+    require_listeners(referral_closed)
+    referral_closed.send(case, session=session, now=now, referral_id=referral.id,
+                         closed_by_id=closed_by_id)
     return referral
 
 

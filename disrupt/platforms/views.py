@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from disrupt.accounts.access import role_required
-from disrupt.cases.models import Case
+from disrupt.cases.models import Case, Referral
 from disrupt.cases.rules import CaseStopped, work_refusal
 from disrupt.platforms.catalogue import export_platforms, import_catalogue, import_platforms
 from disrupt.platforms.deadlines import (
@@ -41,7 +41,12 @@ from disrupt.platforms.forms import (
 )
 from disrupt.platforms.models import AWAITING_ACTION, MailboxMessage, Platform, RemovalRequest
 from disrupt.platforms.notices import NOTICE_LANGUAGES, NoticeError, Notifier
-from disrupt.platforms.referrals import case_referrals, record_referral, referral_summary
+from disrupt.platforms.referrals import (
+    case_referrals,
+    close_referral,
+    record_referral,
+    referral_summary,
+)
 from disrupt.platforms.replies import (
     attach_mailbox_message,
     confirm_mailbox_reply,
@@ -132,14 +137,12 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
                     intimacy_confirmed=form.intimacy_confirmed.data,
                 )
             except NoticeError as exc:
-                session_.rollback()
                 form.form_errors.append(f"Not queued: {exc}")
             else:
                 session_.flush()
                 audit("queue_removal_request", removal_request, case_id=case.id,
                       urls=len(chosen), legal_basis=removal_request.legal_basis,
                       channel=removal_request.channel)
-                session_.commit()
                 flash(f"Removal request to {platform.name} recorded as sent."
                       if removal_request.status == "sent"
                       else f"Removal request queued for {platform.name}: the worker sends it.")
@@ -214,12 +217,10 @@ def record_reply_view(request_id: int):  # type: ignore[no-untyped-def]
                          reason=form.reason.data, reference=form.reference.data, now=now(),
                          source="caseworker", author_id=current_user.id)
         except NoticeError as exc:
-            db_session().rollback()
             (form.reason if "reason" in str(exc) else form.status).errors.append(str(exc))
         else:
             audit("record_platform_reply", removal_request, case_id=removal_request.case_id,
                   status=form.status.data)
-            db_session().commit()
             flash(f"Reply recorded: {form.status.data}.")
             return redirect(url_for("platforms.request_page", request_id=request_id))
     return request_page(request_id, reply_form=form, status=400)
@@ -233,13 +234,11 @@ def follow_up(request_id: int):  # type: ignore[no-untyped-def]
         try:
             follow = queue_follow_up(db_session(), original, now=now(),
                                      created_by_id=current_user.id, scale=_scale())
-        except NoticeError as exc:
-            db_session().rollback()
+        except NoticeError as exc:  # refused before writing: the redirect commits nothing
             flash(f"No follow-up: {exc}")
         else:
             db_session().flush()
             audit("queue_follow_up", follow, case_id=original.case_id, follow_up_of=original.id)
-            db_session().commit()
             flash(f"Follow-up to {original.platform.name} queued.")
             return redirect(url_for("platforms.request_page", request_id=follow.id))
     return redirect(url_for("platforms.request_page", request_id=request_id))
@@ -252,12 +251,10 @@ def retry(request_id: int):  # type: ignore[no-untyped-def]
     if ActionForm().validate_on_submit():
         try:
             retry_failed_request(db_session(), removal_request, now=now())
-        except NoticeError as exc:
-            db_session().rollback()
+        except NoticeError as exc:  # refused before writing: the redirect commits nothing
             flash(f"Not retried: {exc}")
         else:
             audit("retry_removal_request", removal_request, case_id=removal_request.case_id)
-            db_session().commit()
             flash("Back in the outbox: the worker sends it again.")
     return redirect(url_for("platforms.request_page", request_id=request_id))
 
@@ -289,12 +286,10 @@ def confirm_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
                                   reason=form.reason.data, reference=form.reference.data,
                                   now=now(), author_id=current_user.id)
         except NoticeError as exc:
-            db_session().rollback()
             (form.reason if "reason" in str(exc) else form.status).errors.append(str(exc))
         else:
             audit("confirm_platform_email", message.request, case_id=message.request.case_id,
                   status=form.status.data, proposed=proposed, mailbox_message=message.id)
-            db_session().commit()
             flash(f"Reply recorded from the platform's e-mail: {form.status.data}.")
             return redirect(url_for("platforms.request_page", request_id=request_id))
     return request_page(request_id, status=400, mailbox_form=(message.id, form))
@@ -310,13 +305,11 @@ def dismiss_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
         try:
             dismiss_mailbox_message(db_session(), message, now=now(),
                                     author_id=current_user.id)
-        except NoticeError as exc:
-            db_session().rollback()
+        except NoticeError as exc:  # refused before writing: the redirect commits nothing
             flash(f"Not dismissed: {exc}")
         else:
             audit("dismiss_platform_email", message.request, mailbox_message=message.id,
                   case_id=message.request.case_id if message.request else None)
-            db_session().commit()
             flash("E-mail dismissed: its text is no longer kept (the mailbox keeps it).")
     return redirect(back)
 
@@ -354,12 +347,10 @@ def attach_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
                 attach_mailbox_message(db_session(), message, target, now=now(),
                                        author_id=current_user.id)
             except NoticeError as exc:
-                db_session().rollback()
                 form.request.errors.append(str(exc))
             else:
                 audit("attach_platform_email", message.request, mailbox_message=message.id,
                       case_id=message.request.case_id if message.request else None)
-                db_session().commit()
                 flash("E-mail attached to the request: confirm its status below.")
                 return redirect(url_for("platforms.request_page",
                                         request_id=message.request_id))
@@ -376,7 +367,6 @@ def attention():  # type: ignore[no-untyped-def]
     overdue = overdue_requests(session_, now=now(), assignee_id=_own_cases_only())
     failed = failed_requests(session_, assignee_id=_own_cases_only())
     audit("view_overdue_requests", None, overdue=len(overdue), failed=len(failed))
-    session_.commit()
     return render_template("platforms/attention.html", overdue=overdue, failed=failed,
                            action_form=ActionForm(), now=now())
 
@@ -452,12 +442,10 @@ def edit_platform(platform_id: int | None = None):  # type: ignore[no-untyped-de
                 update_platform(session_, platform, **fields)
                 action = "update_platform"
         except PlatformError as exc:
-            session_.rollback()
             target = getattr(form, exc.field or "", None) or form.name
             target.errors = [*target.errors, str(exc)]
         else:
             audit(action, platform, name=platform.name)
-            session_.commit()
             flash(f"{platform.name} saved.")
             return redirect(url_for("platforms.platform_list"))
     status = 400 if form.is_submitted() else 200
@@ -469,7 +457,6 @@ def edit_platform(platform_id: int | None = None):  # type: ignore[no-untyped-de
 def export_yaml():  # type: ignore[no-untyped-def]
     text = export_platforms(db_session())
     audit("export_platforms", None)
-    db_session().commit()
     return Response(text, mimetype="application/yaml", headers={
         "Content-Disposition": "attachment; filename=disrupt-platforms.yaml"})
 
@@ -497,12 +484,11 @@ def import_yaml():  # type: ignore[no-untyped-def]
             text = form.file.data.read(2_000_000).decode("utf-8", errors="replace")
             summary = import_platforms(session_, text)
     except PlatformError as exc:
-        session_.rollback()
+        session_.rollback()  # the entries before the bad one were written; the redirect commits
         flash(f"Nothing imported: {_short(str(exc))}")
     else:
         audit("import_platforms", None, source="catalogue" if catalogue else "file",
               **summary.as_dict())
-        session_.commit()
         flash(f"Imported: {len(summary.created)} new, {len(summary.updated)} updated, "
               f"{len(summary.unchanged)} unchanged"
               + (f"; skipped {_short(', '.join(summary.skipped_domains))}"
@@ -542,18 +528,15 @@ def referral(case_id: int):  # type: ignore[no-untyped-def]
                                    their_reference=form.their_reference.data,
                                    hotline_name=form.hotline_name.data,
                                    author_id=current_user.id)
-        except CaseStopped as exc:
-            session_.rollback()
+        except CaseStopped as exc:  # refused before writing: the redirect commits nothing
             flash(f"No referral: {exc}")
             return redirect(url_for("platforms.referral", case_id=case.id))
         except ValueError as exc:
-            session_.rollback()
             target = form.hotline_name if "hotline" in str(exc) else form.summary
             target.errors = [*target.errors, str(exc)]
         else:
             session_.flush()
             audit("record_referral", sent, case_id=case.id, recipient=sent.recipient)
-            session_.commit()
             flash(f"Referral to {sent.recipient} recorded.")
             return redirect(url_for("platforms.referral", case_id=case.id))
         status = 400
@@ -561,3 +544,33 @@ def referral(case_id: int):  # type: ignore[no-untyped-def]
         status = 400
     return render_template("platforms/referral.html", case=case, form=form,
                            referrals=case_referrals(session_, case)), status
+
+
+@bp.post("/cases/<int:case_id>/referrals/<int:referral_id>/close")
+@role_required()
+def close_referral_view(case_id: int, referral_id: int):  # type: ignore[no-untyped-def]
+    """The authorities answered or dropped the referral; a legal hold placed for it ends.
+    Allowed after the victim stopped the case, so that the hold can still end."""
+    case = _visible_case(case_id)
+    session_ = db_session()
+    referral = session_.get(Referral, referral_id)
+    if referral is None or referral.case_id != case.id:
+        abort(404)
+    outcome = request.form.get("outcome", "")
+    try:
+        close_referral(session_, referral, outcome=outcome, closed_by_id=current_user.id,
+                       now=now())
+    except ValueError as exc:  # refused before writing; the 400 rolls back in any case
+        refused = work_refusal(case)
+        form = None
+        if refused is None:
+            form = ReferralForm(formdata=None, recipient="pharos", language="fr")
+            form.summary.data = referral_summary(session_, case, notifier=_notifier(),
+                                                 language="fr", now=now())
+        return render_template("platforms/referral.html", case=case, form=form,
+                               refused=refused, referrals=case_referrals(session_, case),
+                               closing={"id": referral_id, "outcome": outcome,
+                                        "error": f"Not closed: {exc}."}), 400
+    audit("close_referral", referral, case_id=case.id, recipient=referral.recipient)
+    flash(f"Referral to {referral.recipient} closed.")
+    return redirect(url_for("platforms.referral", case_id=case.id, _anchor="referrals"))

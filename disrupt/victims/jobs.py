@@ -7,6 +7,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from disrupt.cases.models import Case
 from disrupt.db import Database
 from disrupt.platforms.channels import DeliveryError, transmit
@@ -55,29 +57,14 @@ def send_victim_updates(db: Database, config: Any, *, worker: str,
             min_gap=timedelta(hours=float(config["VICTIM_UPDATE_MIN_HOURS"])))
         session.commit()
     cipher = DataCipher(config["DATA_KEY"])
-    sent = 0
-    for claim in claims:
-        with db.session() as session:
-            case = session.get(Case, claim.case_id)
-            message = update_email(case, claim, cipher, config) if case is not None else None
-        error: DeliveryError | None = None
-        if message is not None:
-            try:
-                transmit(message, config, key=claim.key)  # outside any transaction
-            except DeliveryError as exc:
-                log.warning("update e-mail for case %s not sent: %s", claim.case_id,
-                            type(exc).__name__)  # its text can quote the address
-                error = exc
-        with db.session(claim=True) as session:
-            if message is None:
-                release_update(session, claim, worker=worker)
-            elif error is None:
-                sent += record_update_sent(session, claim, worker=worker, now=now())
-            else:
-                record_update_failed(session, claim, worker=worker, now=now(), error=str(error),
-                                     retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]))
-            session.commit()
-    return sent
+
+    def compose(session: Session, claim: Any) -> Any:
+        case = session.get(Case, claim.case_id)
+        return update_email(case, claim, cipher, config) if case is not None else None
+
+    return _deliver_each(db, config, claims, what="update", compose=compose,
+                         release=release_update, record_sent=record_update_sent,
+                         record_failed=record_update_failed, worker=worker, now=now)
 
 
 def send_contact_confirmations(db: Database, config: Any, *, worker: str,
@@ -91,26 +78,38 @@ def send_contact_confirmations(db: Database, config: Any, *, worker: str,
             lease=timedelta(seconds=config["LEASE_SECONDS"]),
             valid_for=timedelta(hours=float(config["VICTIM_CONTACT_CONFIRM_HOURS"])))
         session.commit()
+    return _deliver_each(
+        db, config, claims, what="confirmation",
+        compose=lambda session, claim: confirmation_email(session, claim, cipher, config),
+        release=release_confirmation, record_sent=record_confirmation_sent,
+        record_failed=record_confirmation_failed, worker=worker, now=now)
+
+
+def _deliver_each(db: Database, config: Any, claims: list[Any], *, what: str,
+                  compose: Callable[[Session, Any], Any], release: Callable[..., Any],
+                  record_sent: Callable[..., int], record_failed: Callable[..., Any],
+                  worker: str, now: Callable[[], datetime]) -> int:
+    """Compose each claimed e-mail, send it outside any transaction, then record it sent,
+    failed (retried later) or released (nothing to send any more)."""
     sent = 0
     for claim in claims:
         with db.session() as session:
-            message = confirmation_email(session, claim, cipher, config)
+            message = compose(session, claim)
         error: DeliveryError | None = None
         if message is not None:
             try:
                 transmit(message, config, key=claim.key)  # outside any transaction
             except DeliveryError as exc:
-                log.warning("confirmation e-mail for case %s not sent: %s", claim.case_id,
+                log.warning("%s e-mail for case %s not sent: %s", what, claim.case_id,
                             type(exc).__name__)  # its text can quote the address
                 error = exc
         with db.session(claim=True) as session:
             if message is None:
-                release_confirmation(session, claim, worker=worker)
+                release(session, claim, worker=worker)
             elif error is None:
-                sent += record_confirmation_sent(session, claim, worker=worker, now=now())
+                sent += record_sent(session, claim, worker=worker, now=now())
             else:
-                record_confirmation_failed(
-                    session, claim, worker=worker, now=now(), error=str(error),
-                    retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]))
+                record_failed(session, claim, worker=worker, now=now(), error=str(error),
+                              retry_after=timedelta(seconds=config["SEND_RETRY_SECONDS"]))
             session.commit()
     return sent

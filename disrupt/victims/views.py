@@ -33,6 +33,7 @@ from disrupt.i18n import SESSION_KEY as LANGUAGE_KEY
 from disrupt.listeners import after_erasure
 from disrupt.request import (
     cipher,
+    commits_refusals,
     db_session,
     end_session,
     first_check_delay,
@@ -208,18 +209,15 @@ def new_case():  # type: ignore[no-untyped-def]
                 now=now(),
                 first_check_delay=first_check_delay(),
             )
-        except TooManyCases as refused:
-            session_.rollback()
+        except TooManyCases as refused:  # a refused opening is not counted: nothing to keep
             refusal = _("%(count)d cases were already opened from this connection in the last "
                         "hour, the most we accept. Nothing was lost: your answers are below. "
                         "Please try again in an hour, or add to a case you opened with “Follow "
                         "my case”.", count=refused.limit)
             return render_template("victims/new_case.html", form=form, refusal=refusal), 429
         except DuplicateURL:
-            session_.rollback()
             form.urls.errors = [_("This address is already in your case.")]
         else:
-            session_.commit()
             # Post/redirect/get: reloading the next page opens no second case.
             session[CREATED_KEY] = cipher().encrypt(json.dumps({
                 "reference": case.reference, "secret": secret, "minor": case.is_minor,
@@ -251,11 +249,12 @@ def _slow_down(session_: Session, reference_key: str, moment: datetime) -> None:
     first, so no lock is held while waiting."""
     delay = reference_delay(session_, reference_key, _policy(), moment)
     if delay > 0:
-        session_.commit()
+        session_.commit()  # no lock held while sleeping; the boundary commits the rest
         time.sleep(delay)
 
 
 @bp.route("/case/follow", methods=["GET", "POST"])
+@commits_refusals
 def follow_case():  # type: ignore[no-untyped-def]
     form = FollowCaseForm()
     error = None
@@ -278,7 +277,6 @@ def follow_case():  # type: ignore[no-untyped-def]
             clear_failures(session_, "reference", keys["reference"])
             _forget_case("replaced")
             start_session("victim", VICTIM_SESSION_KEY, case_id=case.id)
-            session_.commit()
             return redirect(url_for("victims.case_status"))
         if locked:
             error = _("Too many attempts. For your safety, opening a case from here is paused "
@@ -291,7 +289,6 @@ def follow_case():  # type: ignore[no-untyped-def]
             error = _("We could not open a case with this reference and secret code. Please "
                       "check both and try again.")
             status = 400
-        session_.commit()
     elif form.errors:
         status = 400
     return render_template("victims/follow.html", form=form, error=error), status
@@ -311,7 +308,6 @@ def _status_page(case: Case, **forms: Any):  # type: ignore[no-untyped-def]
         evidence_consent=picture_consent(session_, case),
         evidence_held=active_hold(session_, case.id) is not None, **forms)
     mark_messages_read(session_, case, now())
-    session_.commit()
     has_errors = any(f.errors for f in forms.values())
     return page, (400 if has_errors else 200)
 
@@ -332,7 +328,6 @@ def choose_evidence_pictures():  # type: ignore[no-untyped-def]
         return redirect(url_for("victims.follow_case"))
     set_picture_consent(db_session(), case, request.form.get("keep_pictures") == "yes",
                         now=now())
-    db_session().commit()
     return redirect(url_for("victims.case_status", _anchor="evidence"))
 
 
@@ -351,13 +346,10 @@ def add_case_urls():  # type: ignore[no-untyped-def]
             add_urls(session_, case, new, now(), first_check_delay(),
                      max_per_case=current_app.config["VICTIM_URLS_PER_CASE"])
         except CaseClosedToChanges:
-            session_.rollback()
             form.urls.errors = [_("This case is withdrawn: nothing can be added to it.")]
         except CaseFull as full:
-            session_.rollback()
             form.urls.errors = [_case_full_message(full)]
         else:
-            session_.commit()
             if new:
                 flash(ngettext("Thank you. We added %(num)d web address and will check it soon.",
                                "Thank you. We added %(num)d web addresses and will check them "
@@ -380,13 +372,10 @@ def add_case_images():  # type: ignore[no-untyped-def]
             added = add_hashes(session_, case, form.submitted_hashes, now(),
                                max_per_case=current_app.config["VICTIM_HASHES_PER_CASE"])
         except CaseClosedToChanges:
-            session_.rollback()
             form.hashes.errors = [_("This case is withdrawn: nothing can be added to it.")]
         except CaseFull as full:
-            session_.rollback()
             form.hashes.errors = [_case_full_message(full)]
         else:
-            session_.commit()
             flash(ngettext("Thank you. We added %(num)d image fingerprint.",
                            "Thank you. We added %(num)d image fingerprints.", len(added)))
             return redirect(url_for("victims.case_status") + "#images")
@@ -402,7 +391,6 @@ def send_message():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         session_ = db_session()
         send_victim_message(session_, case, form.body.data, cipher(), now())
-        session_.commit()
         flash(_("Your message was sent. A caseworker will answer here."))
         return redirect(url_for("victims.case_status") + "#messages")
     return _status_page(case, message_form=form)
@@ -417,7 +405,6 @@ def stop_updates():  # type: ignore[no-untyped-def]
     if form.validate_on_submit() and case.contact_encrypted is not None:
         session_ = db_session()
         forget_contact(session_, case, now())
-        session_.commit()
         flash(_("We deleted your e-mail address. We will not write to you any more."))
     return redirect(url_for("victims.case_status") + "#messages")
 
@@ -434,7 +421,6 @@ def withdraw():  # type: ignore[no-untyped-def]
         session_ = db_session()
         withdraw_case(session_, case, now())  # ends every session of the case
         start_session("victim", VICTIM_SESSION_KEY, case_id=case.id)
-        session_.commit()
         flash(_("Your case is withdrawn. Your image fingerprints are no longer shared and we "
                 "stopped checking the web addresses."))
         return redirect(url_for("victims.case_status"))
@@ -451,7 +437,7 @@ def erase():  # type: ignore[no-untyped-def]
         session_ = db_session()
         case_id = case.id
         erase_case(session_, case, now())
-        session_.commit()
+        session_.commit()  # the files outside the database go only once the erasure is committed
         after_erasure(current_app.extensions["disrupt.db"], session_, current_app.config,
                       case_id)
         session.pop(VICTIM_SESSION_KEY, None)  # its row went with the case
@@ -469,7 +455,6 @@ def confirm_contact_address(token: str):  # type: ignore[no-untyped-def]
     if request.method == "POST" and form.validate_on_submit():
         session_ = db_session()
         confirmed = confirm_contact(session_, token, now())
-        session_.commit()
         return render_template("victims/contact_confirm.html", form=None,
                                confirmed=confirmed is not None), (200 if confirmed else 404)
     return render_template("victims/contact_confirm.html", form=form, confirmed=False)
@@ -480,7 +465,6 @@ def leave_case():  # type: ignore[no-untyped-def]
     """End the case page's session (also sent by the "Leave this site" button): a copy of
     the cookie opens nothing afterwards."""
     _forget_case("left")
-    db_session().commit()
     return redirect(url_for("victims.home"))
 
 

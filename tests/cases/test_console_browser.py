@@ -15,7 +15,7 @@ from disrupt.platforms.services import add_platform
 from disrupt.victims.services import open_case
 from tests.conftest import make_test_app
 from tests.support.live import serve
-from tests.support.web import totp_code
+from tests.support.web import console_login_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -48,13 +48,7 @@ def test_caseworker_works_a_case(browser, sqlite_url, tmp_path):
 
         page.goto(f"{base}/console/")
         assert page.url.startswith(f"{base}/console/login")
-        page.fill("#email", "cw@example.org")
-        page.fill("#password", "correct horse 42")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/console/login/code")
-        page.fill("#code", totp_code(secret, after=None))
-        page.click("main button[type=submit]")
-        page.wait_for_url(f"{base}/console/")
+        console_login_in_browser(page, base, "cw@example.org", "correct horse 42", secret)
 
         page.click(f"text={reference}")
         page.wait_for_url(f"{base}/console/cases/{case_id}")

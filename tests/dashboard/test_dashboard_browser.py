@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 
 from disrupt.accounts.services import create_user, enrol_totp
+from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import utcnow
 from tests.conftest import make_test_app
 from tests.dashboard import fixture
 from tests.support.live import serve
-from tests.support.web import totp_code
+from tests.support.web import console_login_in_browser
 from tests.victims.test_portal_browser import axe_source  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
@@ -36,17 +37,11 @@ def test_dashboard_and_report_read_at_1280_and_on_a_tablet(browser, sqlite_url, 
         s.flush()
         secret, _ = enrol_totp(s, user, app.extensions["disrupt.cipher"], utcnow())
         s.commit()
+    fold_changed_urls(db, app.config)  # the worker's job: pages only read
     with serve(app) as base:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
-        page.goto(f"{base}/console/login")
-        page.fill("#email", "cw@example.org")
-        page.fill("#password", "correct horse 42")
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{base}/console/login/code")
-        page.fill("#code", totp_code(secret, after=None))
-        page.click("main button[type=submit]")
-        page.wait_for_url(f"{base}/console/")
+        console_login_in_browser(page, base, "cw@example.org", "correct horse 42", secret)
 
         page.goto(f"{base}/console/dashboard/?period=custom&since=2025-12-01&until=2026-02-01")
         assert page.evaluate(TABLES_CUT) == []

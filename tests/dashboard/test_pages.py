@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from disrupt.accounts.services import create_user
 from disrupt.cli import cli
 from disrupt.dashboard import charts
+from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.dashboard.tables import TABLE_IDS, raw_value
 from disrupt.db import utcnow
 from tests.dashboard import fixture
@@ -23,16 +24,36 @@ from tests.support.web import login
 PASSWORD = "correct horse 42"
 
 
-@pytest.fixture
-def console(app, db):
+def _console_client(app, db):  # type: ignore[no-untyped-def]
     with db.session() as session:
-        fixture.build(session)  # not folded: the page folds what changed before reading
+        fixture.build(session)
         create_user(session, email="cw@example.org", name="Casey", password=PASSWORD,
                     role="caseworker", now=utcnow())
         session.commit()
     client = app.test_client()
     login(client, "cw@example.org", PASSWORD)
     return client
+
+
+@pytest.fixture
+def console(app, db):
+    client = _console_client(app, db)
+    fold_changed_urls(db, app.config)  # the worker's job: pages only read
+    return client
+
+
+def test_pages_only_read_what_the_worker_folded(app, db):
+    client = _console_client(app, db)
+    query = "?period=custom&since=2025-12-01&until=2026-02-01"
+    before = client.get(f"/console/dashboard/stats.json{query}").get_json()
+    assert before["pending_changes"] > 0 and before["overall"]["urls_notified"] == 0
+    html = client.get(f"/console/dashboard/{query}").get_data(as_text=True)
+    assert f"{before['pending_changes']} recent changes are not counted yet" in html
+    again = client.get(f"/console/dashboard/stats.json{query}").get_json()
+    assert {**again, "generated_at": None} == {**before, "generated_at": None}
+    assert fold_changed_urls(db, app.config) == before["pending_changes"]
+    after = client.get(f"/console/dashboard/stats.json{query}").get_json()
+    assert after["pending_changes"] == 0 and after["overall"]["removed"] == 3
 
 
 def page_tables(html: str) -> dict[str, list[dict[str, str]]]:

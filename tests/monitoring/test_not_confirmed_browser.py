@@ -22,7 +22,7 @@ from disrupt.victims.services import open_case
 from tests.conftest import make_test_app
 from tests.monitoring.test_judgement import Site, jpeg, page
 from tests.support.live import serve
-from tests.support.web import totp_code
+from tests.support.web import console_login_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -89,14 +89,8 @@ def test_online_not_confirmed_then_seen_then_removed(browser, sqlite_url, tmp_pa
             victim.click("main button[type=submit]")
             victim.wait_for_url(f"{base}/case")
             console = browser.new_context().new_page()
-            console.goto(f"{base}/console/login")
-            console.fill("#email", "cw@example.org")
-            console.fill("#password", "correct horse 42")
-            console.click("button[type=submit]")
-            console.wait_for_url(f"{base}/console/login/code")
-            console.fill("#code", totp_code(totp_secret, after=None))
-            console.click("main button[type=submit]")
-            console.wait_for_url(f"{base}/console/")
+            console_login_in_browser(console, base, "cw@example.org", "correct horse 42",
+                                     totp_secret)
 
             def rate() -> str:
                 console.goto(f"{base}/console/dashboard/")

@@ -73,3 +73,17 @@ def created_credentials(html: str) -> tuple[str, str]:
     secret = re.search(r'id="case-secret">([^<]+)<', html)
     assert reference and secret, html[:2000]
     return reference.group(1), secret.group(1)
+
+
+def console_login_in_browser(page: Any, base: str, email: str, password: str,
+                             totp_secret: str) -> None:
+    """Log in to the console in Chromium with both factors, from wherever `page` is."""
+    if "/console/login" not in page.url:
+        page.goto(f"{base}/console/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/console/login/code")
+    page.fill("#code", totp_code(totp_secret, after=None))
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{base}/console/")
