@@ -182,6 +182,7 @@ def test_failed_files_say_why_and_can_be_removed(browser, portal, tmp_path):
                       " document.getElementById('case-form').submit(); }")
         page.wait_for_selector("#hashes-error")
         assert "could not be read" in page.inner_text("#hashes-error")
+        page.wait_for_load_state("load")  # the page's scripts listen before a file is picked
         page.set_input_files("#file-picker", [str(photo)])
         page.wait_for_function("() => !document.querySelector('#hashes-error')",
                                timeout=10_000)
