@@ -138,7 +138,7 @@ def generate(url: str, size: int, seed: int = 8) -> None:
     """Cases (3 URLs each), URLs, one request per notified URL (90 %), ten checks per URL."""
     from sqlalchemy import select
 
-    import disrupt.models  # noqa: F401
+    import disrupt.schema  # noqa: F401
     from disrupt.accounts.services import create_user
     from disrupt.cases.models import Case, ReportedURL
     from disrupt.db import Database

@@ -80,7 +80,7 @@ def _load_baseline(tmp: Path) -> Any:
         path.write_text(text)
     (package / "__init__.py").touch()
     sys.path.insert(0, str(tmp))
-    import baseline_disrupt.monitoring.checker as checker  # type: ignore[import-not-found]
+    import baseline_disrupt.monitoring.checker as checker
 
     return checker, commit
 

@@ -11,7 +11,7 @@ from disrupt.paths import templates_dir
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build the web app: a list of small configure steps, config read here only."""
-    from disrupt import listeners, web
+    from disrupt import configure, listeners
 
     listeners.connect()
     app = Flask(
@@ -21,13 +21,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     for step in (
-        web.configure_settings,
-        web.configure_proxy,
-        web.configure_database,
-        web.configure_security,
-        web.configure_i18n,
-        web.configure_blueprints,
-        web.configure_errors,
+        configure.configure_settings,
+        configure.configure_proxy,
+        configure.configure_database,
+        configure.configure_security,
+        configure.configure_i18n,
+        configure.configure_blueprints,
+        configure.configure_errors,
     ):
         step(app, config or {})
     return app

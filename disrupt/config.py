@@ -41,7 +41,11 @@ SETTINGS: dict[str, tuple[Any, str]] = {
                              "or marked)"),
     "IMAP_CA_FILE": ("", "PEM file of the CA that signed the IMAP server's certificate; "
                          "empty: the system's trusted CAs"),
-    "IMAP_POLL_SECONDS": (300.0, "How often the worker reads new e-mails from the mailbox"),
+    "IMAP_POLL_SECONDS": (300.0, "How often the worker reads new e-mails from the mailbox "
+                                 "(IMAP or Maildir)"),
+    "MAILBOX_MAILDIR": ("", "A Maildir folder (with cur/ and new/) on this machine that the "
+                            "worker reads platforms' replies from instead of IMAP, read-only; "
+                            "empty: IMAP (IMAP_HOST)"),
     "ESCALATION_EMAIL": ("", "Address that also gets an e-mail when removal requests pass their "
                              "deadline (they always show on the console); empty for none"),
     "TEST_CRASH_AFTER_DELIVERY": (False, "Test hook: the notice job exits right after a delivery, "
@@ -172,6 +176,22 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
     except ValueError as exc:
         raise ValueError(f"DISRUPT_{name}={raw!r} is not a valid {type(default).__name__}") from exc
     return raw
+
+
+#: Settings that were renamed: the old name is no longer read (`disrupt doctor` says so).
+RENAMED = {"PORTAL_TIMEZONE": "ORGANISATION_TIMEZONE"}
+#: DISRUPT_* variables that are not settings: read by the process, the tests or the proxy.
+NOT_SETTINGS = {"INSTANCE_PATH", "DOMAIN", "REQUIRE_CHROMIUM", "REQUIRE_DOVECOT",
+                "REQUIRE_POSTGRES", "REQUIRE_THREATEXCHANGE"}
+
+
+def unread_environment(environ: dict[str, str] | None = None) -> list[str]:
+    """The DISRUPT_* variables that no setting reads (a typo, or a renamed setting)."""
+    environ = dict(os.environ if environ is None else environ)
+    return sorted(key for key in environ if key.startswith("DISRUPT_")
+                  and key.removeprefix("DISRUPT_") not in SETTINGS
+                  and key.removeprefix("DISRUPT_") not in NOT_SETTINGS
+                  and not key.startswith("DISRUPT_TEST_"))
 
 
 def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -53,7 +53,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn, _record):
             # Python's sqlite3 opens transactions lazily; take control so BEGIN IMMEDIATE
             # can be issued where a claim must be atomic.
             dbapi_conn.isolation_level = None
@@ -67,7 +67,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # type: ignore[no-untyped-def]
+        def _sqlite_begin(conn):
             # Claims read then write: take the write lock at BEGIN so two workers never
             # both read the same free rows (SQLite has no SELECT ... FOR UPDATE).
             immediate = conn.get_execution_options().get("sqlite_immediate")

@@ -33,6 +33,14 @@ case_erased = _events.signal("case-erased")
 #: holds placed for it. Also given `referral_id` and `closed_by_id` (the caseworker, or None).
 referral_closed = _events.signal("referral-closed")
 
+#: The deadlines of a case's removal requests, or the removal of their addresses, may have
+#: changed: the cases feature keeps `cases.waiting_deadline` (the queue's order) and
+#: `cases.overdue_from` (overdue once past). Sent by the platforms feature
+#: (platforms.waiting) with the case id as sender and `session`, `deadline` (the earliest
+#: deadline of a request sent or acknowledged, or None) and `overdue_from` (the earliest of
+#: those with an address not removed, or None).
+waiting_deadline_changed = _events.signal("waiting-deadline-changed")
+
 #: After the erasure is committed: what lives outside the database (outbox files) goes.
 #: Sent with the case id as sender and `session`, `config` as keyword arguments.
 case_erasure_committed = _events.signal("case-erasure-committed")

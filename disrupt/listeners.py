@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.accounts import erasure as accounts_erasure
 from disrupt.cases import erasure as cases_erasure
+from disrupt.cases import tallies as cases_tallies
 from disrupt.dashboard import erasure as dashboard_erasure
 from disrupt.db import Database
 from disrupt.events import case_erasure_committed
@@ -16,6 +17,7 @@ from disrupt.monitoring import erasure as monitoring_erasure
 from disrupt.monitoring import outbound as monitoring_outbound
 from disrupt.platforms import attachment as platforms_attachment
 from disrupt.platforms import erasure as platforms_erasure
+from disrupt.platforms import waiting as platforms_waiting
 from disrupt.platforms.exchange import erasure as exchange_erasure
 from disrupt.victims import erasure as victims_erasure
 
@@ -28,6 +30,8 @@ def connect() -> None:
     for module in ERASURE_MODULES:
         module.connect()
     platforms_attachment.connect()
+    cases_tallies.connect()
+    platforms_waiting.connect()
     monitoring_outbound.connect()
 
 

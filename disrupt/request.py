@@ -1,6 +1,6 @@
 """The Flask glue the blueprints share: the request's database session, clock, cipher and
 audit, CSRF, the staff login and the server-side sessions. Imports no view and not the app
-factory (web.py), so every blueprint can import it."""
+factory (configure.py), so every blueprint can import it."""
 from __future__ import annotations
 
 import functools

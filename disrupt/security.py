@@ -7,7 +7,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 
+# Staff passwords are chosen by people: argon2id at the library's defaults (RFC 9106's
+# second recommendation, 64 MiB, about 0.1 s of CPU). A case secret is 80 random bits drawn
+# here: no guessing strategy beats 2^79 tries on average, so a costly hash adds nothing to
+# its safety, while it costs the portal its capacity under a crowd (bench/load.py). It is
+# still an argon2id password hash, at parameters sized for a random code.
 _hasher = PasswordHasher()
+_code_hasher = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
 
 # Crockford base32 without I, L, O, U: nothing a stressed reader can confuse.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -15,6 +21,19 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
+
+
+def hash_code(code: str) -> str:
+    """The hash of a random code made by :func:`new_case_secret` (never a person's password)."""
+    return _code_hasher.hash(code)
+
+
+def code_needs_rehash(stored_hash: str) -> bool:
+    """True for a case secret hashed with other parameters (before they were sized for codes)."""
+    try:
+        return _code_hasher.check_needs_rehash(stored_hash)
+    except InvalidHashError:
+        return False
 
 
 def verify_secret(stored_hash: str, secret: str) -> bool:
@@ -25,7 +44,8 @@ def verify_secret(stored_hash: str, secret: str) -> bool:
 
 
 # Verifying against this keeps the time of a lookup for an unknown reference the same.
-DUMMY_HASH = _hasher.hash("no such case")
+DUMMY_HASH = _hasher.hash("no such account")
+DUMMY_CODE_HASH = _code_hasher.hash("no such case")
 
 
 def _groups(count: int) -> str:

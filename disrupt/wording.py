@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 
+from disrupt.platforms.ladder import RUNG_NAMES
 from disrupt.platforms.notices import LEGAL_BASIS_NAMES
 
 WORDS: dict[str, dict[str, str]] = {
@@ -27,6 +28,7 @@ WORDS: dict[str, dict[str, str]] = {
     "reporter": {"self": "the person shown in the images",
                  "supporter": "someone supporting the person shown"},
     "language": {"en": "English", "fr": "French"},
+    "rung": dict(RUNG_NAMES),
 }
 
 #: How audit details read in the timeline (keys not listed are shown as they are).
@@ -35,9 +37,10 @@ DETAIL_KEYS = {
     "channel": "channel", "status": "status", "outcome": "outcome", "age_group": "age group",
     "high_priority": "high priority", "added": "added", "refused": "refused",
     "duplicates": "already there", "messages": "messages", "recipient": "to",
+    "rung": "rung",
 }
 DETAIL_KINDS = {"legal_basis": "legal_basis", "channel": "channel", "status": "case_status",
-                "age_group": "age_group"}
+                "age_group": "age_group", "rung": "rung"}
 
 
 def words(value: Any, kind: str) -> str:

@@ -71,7 +71,7 @@ def build_scheduler(db: Database, config: Any, *, worker: str) -> BlockingSchedu
     scheduler.add_job(send_contact_confirmations, id="send-contact-confirmations",
                       args=(db, config), kwargs={"worker": worker, "now": utcnow},
                       **{**common, "seconds": float(config["VICTIM_UPDATE_SECONDS"])})
-    if config.get("IMAP_HOST"):
+    if config.get("IMAP_HOST") or config.get("MAILBOX_MAILDIR"):
         scheduler.add_job(read_platform_replies, id="read-platform-replies", args=(db, config),
                           kwargs={"now": utcnow},
                           **{**common, "seconds": float(config["IMAP_POLL_SECONDS"])})

@@ -2,7 +2,7 @@
 from alembic import context
 from sqlalchemy import pool
 
-import disrupt.models  # noqa: F401  (registers every table)
+import disrupt.schema  # noqa: F401  (registers every table)
 from disrupt.db import Base, make_engine
 
 config = context.config

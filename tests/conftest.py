@@ -7,6 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.apps import (
+    PG_ADMIN_URL,
+    make_test_app,
+    pg_admin_conninfo,
+    truncate_postgres,
+)
+
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -50,19 +57,6 @@ def browser(chromium_path: str) -> Iterator[object]:
 
 # --- databases: every database test runs on a SQLite file and on the PostgreSQL server ---
 
-PG_ADMIN_URL = os.environ.get(
-    "DISRUPT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
-
-def _pg_admin_conninfo() -> str:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(PG_ADMIN_URL)
-    return (f"host={url.host or '127.0.0.1'} port={url.port or 5432} "
-            f"user={url.username or 'postgres'} dbname={url.database or 'postgres'}")
-
-
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated to head."""
@@ -72,7 +66,7 @@ def postgres_server_url() -> Iterator[str]:
     from sqlalchemy.engine import make_url
 
     try:
-        admin = psycopg.connect(_pg_admin_conninfo(), autocommit=True, connect_timeout=3)
+        admin = psycopg.connect(pg_admin_conninfo(), autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as exc:
         if os.environ.get("DISRUPT_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required (DISRUPT_REQUIRE_POSTGRES=1) but unreachable: {exc}")
@@ -90,19 +84,6 @@ def postgres_server_url() -> Iterator[str]:
         admin.close()
 
 
-def _truncate_postgres(url: str) -> None:
-    from sqlalchemy import text
-
-    import disrupt.models  # noqa: F401
-    from disrupt.db import Base, make_engine
-
-    engine = make_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
     """A migrated, empty database: a SQLite file, then the PostgreSQL server."""
@@ -114,7 +95,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         yield url
     else:
         url = request.getfixturevalue("postgres_server_url")
-        _truncate_postgres(url)
+        truncate_postgres(url)
         yield url
 
 
@@ -125,22 +106,6 @@ def sqlite_url(tmp_path) -> str:
     url = f"sqlite:///{tmp_path / 'disrupt.sqlite3'}"
     upgrade(url)
     return url
-
-
-def make_test_app(database_url: str, tmp_path, **overrides: object):
-    from disrupt import create_app
-
-    config = {
-        "TESTING": True,
-        "DATABASE_URL": database_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "ALLOW_LOOPBACK": True,
-        "MAIL_TRANSPORT": "outbox",
-        "CHECK_TIMEOUT": 5.0,
-        "CHECK_FIRST_DELAY_MINUTES": 0.0,  # tests check a new URL at once
-    }
-    config.update(overrides)
-    return create_app(config)
 
 
 @pytest.fixture

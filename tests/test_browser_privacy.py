@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from disrupt.cases.models import Case, MediaHash
 from disrupt.hashing.pipeline import hash_media_file
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.live import serve
 
 pytestmark = pytest.mark.browser

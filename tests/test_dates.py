@@ -16,7 +16,7 @@ from disrupt.dates import format_moment
 from disrupt.db import utcnow
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.web import login, post_form
 from tests.victims.test_portal import follow, open_case
 
@@ -48,7 +48,7 @@ SEEN = {
 ZONES = ("Europe/Paris", "America/New_York")
 
 
-def _setup(database_url, tmp_path, zone):  # type: ignore[no-untyped-def]
+def _setup(database_url, tmp_path, zone):
     """A case opened on the portal, with a victim's message, a check, a removal request and
     an audit entry at known instants."""
     app = make_test_app(database_url, tmp_path, ORGANISATION_TIMEZONE=zone)
@@ -83,7 +83,7 @@ def _setup(database_url, tmp_path, zone):  # type: ignore[no-untyped-def]
     return app, victim, staff, ids
 
 
-def _text(response) -> str:  # type: ignore[no-untyped-def]
+def _text(response) -> str:
     assert response.status_code == 200, response.get_data(as_text=True)[:1000]
     return html.unescape(response.get_data(as_text=True))
 

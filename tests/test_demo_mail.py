@@ -1,7 +1,7 @@
 """Demo only: the e-mails the demo's SMTP server kept are readable from the console."""
 from __future__ import annotations
 
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.staff import staff_client
 
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from disrupt.demo.simulator import free_port
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 VENV = Path(sys.executable).parent.parent

@@ -23,7 +23,7 @@ from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.services import add_platform
 from disrupt.victims.jobs import send_contact_confirmations, send_victim_updates
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.logs import log_lines, production_logs
 from tests.support.web import created_credentials, login, post_form
 

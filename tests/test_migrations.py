@@ -6,12 +6,12 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-import disrupt.models  # noqa: F401
+import disrupt.schema  # noqa: F401
 from disrupt.db import Base, make_engine
 from disrupt.migrate import alembic_config, current_heads
 
 
-def test_upgrade_from_empty_builds_every_table_at_head(database_url):  # type: ignore[no-untyped-def]
+def test_upgrade_from_empty_builds_every_table_at_head(database_url):
     heads = set(ScriptDirectory.from_config(alembic_config(database_url)).get_heads())
     assert current_heads(database_url) == heads
     engine = make_engine(database_url)

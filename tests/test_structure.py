@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "disrupt"
 
 
-def _load_structure():  # type: ignore[no-untyped-def]
+def _load_structure():
     spec = importlib.util.spec_from_file_location("disrupt_tools_structure",
                                                   ROOT / "tools" / "structure.py")
     assert spec is not None and spec.loader is not None
@@ -65,7 +65,7 @@ def test_feature_packages_depend_one_way(graph):
 def test_nothing_a_blueprint_imports_imports_the_app_factory(graph):
     blueprints = [name for name in graph if name.endswith("views")]
     assert "disrupt.console.views" in blueprints and "disrupt.accounts.views" in blueprints
-    reaching = {view: sorted(_reachable(graph, view) & {"disrupt", "disrupt.web"})
+    reaching = {view: sorted(_reachable(graph, view) & {"disrupt", "disrupt.configure"})
                 for view in blueprints}
     assert not {view: found for view, found in reaching.items() if found}
 
@@ -99,3 +99,50 @@ def test_the_measure_finds_a_circle_where_there_is_one(tmp_path):
     ]
     assert structure.cycles(structure.packages_graph(found, root.name)) == [
         ["billing", "orders"]]
+
+
+# Functions over 60 lines that stay whole, each with its reason. A new long function fails
+# here until it is split or its reason is written down.
+LONG_FUNCTIONS_KEPT = {
+    "disrupt.monitoring.fetch._one_hop": "one HTTP hop with every bound checked in the order "
+    "the bytes arrive (connect, TLS, headers, body); split, the order of the checks is lost",
+    "disrupt.dashboard.reference.naive_statistics": "the benchmark's reference: written as "
+    "the plain definition of every figure, on purpose not factored like the fold it checks",
+}
+
+
+def test_no_function_over_60_lines_without_a_reason():
+    long = {name: lines for lines, name in structure.long_functions(PACKAGE)}
+    unexplained = {name: lines for name, lines in long.items()
+                   if name not in LONG_FUNCTIONS_KEPT}
+    assert not unexplained, f"split these or give the reason in LONG_FUNCTIONS_KEPT: {unexplained}"
+    stale = set(LONG_FUNCTIONS_KEPT) - set(long)
+    assert not stale, f"no longer over 60 lines, drop from LONG_FUNCTIONS_KEPT: {stale}"
+
+
+def test_the_length_measure_sees_a_long_function(tmp_path):
+    root = tmp_path / "shop"
+    root.mkdir()
+    body = "\n".join(f"    x{n} = {n}" for n in range(70))
+    (root / "__init__.py").write_text(f"def long():\n{body}\n\n\ndef short():\n    return 1\n")
+    assert [name for _, name in structure.long_functions(root)] == ["shop.long"]
+
+
+def test_no_type_ignore_that_nothing_checks():
+    """No type checker runs in `make test`, so an ignore comment would only look like one."""
+    marked = [f"{path.relative_to(ROOT)}:{number}"
+              for folder in ("disrupt", "tests", "bench", "tools")
+              for path in (ROOT / folder).rglob("*.py") if "node_modules" not in path.parts
+              for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+              if "type: " + "ignore" in line]
+    assert not marked, marked
+
+
+def test_tests_import_helpers_from_support_never_from_a_conftest():
+    """Fixtures live in conftest files, helpers in tests/support: a conftest imported as a
+    module runs twice (once as a plugin, once as a module) and hides where a helper lives."""
+    importing = [f"{path.relative_to(ROOT)}:{number}"
+                 for path in (ROOT / "tests").rglob("*.py") if "node_modules" not in path.parts
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if line.lstrip().startswith(("from ", "import ")) and "conftest" in line]
+    assert not importing, importing

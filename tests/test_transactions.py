@@ -38,7 +38,7 @@ def test_services_and_politeness_never_commit():
     assert not found, f"commit() in modules that never commit: {found}"
 
 
-def _route_app(app):  # type: ignore[no-untyped-def]
+def _route_app(app):
     """Test routes on the app, added before its first request."""
     def add(name: str) -> Platform:
         platform = Platform(name=name)
@@ -46,40 +46,40 @@ def _route_app(app):  # type: ignore[no-untyped-def]
         return platform
 
     @app.post("/_t/ok")
-    def _ok():  # type: ignore[no-untyped-def]
+    def _ok():
         add("committed")
         return "ok"
 
     @app.post("/_t/refused")
-    def _refused():  # type: ignore[no-untyped-def]
+    def _refused():
         add("refused")
         return "no", 400
 
     @app.post("/_t/aborted")
-    def _aborted():  # type: ignore[no-untyped-def]
+    def _aborted():
         add("aborted")
         abort(403)
 
     @app.post("/_t/recorded")
     @commits_refusals
-    def _recorded():  # type: ignore[no-untyped-def]
+    def _recorded():
         add("recorded")
         return "counted", 429
 
     @app.post("/_t/raises")
     @commits_refusals
-    def _raises():  # type: ignore[no-untyped-def]
+    def _raises():
         add("raised")
         db_session().flush()
         raise RuntimeError("boom")
 
     @app.get("/_t/get-writes")
-    def _get_writes():  # type: ignore[no-untyped-def]
+    def _get_writes():
         add("from a GET")
         return "wrote"
 
 
-def _platform_names(db) -> set[str]:  # type: ignore[no-untyped-def]
+def _platform_names(db) -> set[str]:
     with db.session() as s:
         return set(s.scalars(select(Platform.name)))
 
@@ -100,7 +100,7 @@ def test_the_boundary_commits_success_and_rolls_back_refusals(app, db):
     assert "from a GET" not in _platform_names(db)
 
 
-def _snapshot(db) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
+def _snapshot(db) -> dict[str, tuple[int, str]]:
     """Rows and a checksum of the rows of every table but the reading records."""
     metadata = MetaData()
     out = {}
@@ -115,7 +115,7 @@ def _snapshot(db) -> dict[str, tuple[int, str]]:  # type: ignore[no-untyped-def]
     return out
 
 
-def _get_paths(app, ids: dict[str, int]) -> list[str]:  # type: ignore[no-untyped-def]
+def _get_paths(app, ids: dict[str, int]) -> list[str]:
     paths = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":

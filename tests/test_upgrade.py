@@ -20,7 +20,7 @@ from disrupt.db import Database, make_engine
 from disrupt.migrate import upgrade
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.models import Platform, RemovalRequest
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 
 FIRST_RELEASED = "0002"
 AT = datetime(2026, 11, 30, 12, 0, tzinfo=UTC).isoformat(sep=" ")

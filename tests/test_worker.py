@@ -3,7 +3,7 @@ empty database (the wiring, not the jobs' own logic, which their packages test).
 from __future__ import annotations
 
 from disrupt.worker import build_scheduler
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 
 INTERVALS = {
     "heartbeat": "WORKER_TICK_SECONDS",

@@ -21,6 +21,6 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
             if roles and current_user.role not in roles:
                 abort(403)
             return view(*args, **kwargs)
-        wrapped.required_roles = roles  # type: ignore[attr-defined]
+        wrapped.required_roles = roles
         return wrapped
     return decorator

@@ -45,7 +45,7 @@ def _other_user(user_id: int) -> User:
 
 @bp.get("/admin/users")
 @role_required("admin")
-def users():  # type: ignore[no-untyped-def]
+def users():
     rows = list(db_session().scalars(select(User).order_by(User.active.desc(), User.email)))
     return render_template("admin/users.html", users=rows, is_locked=is_locked, now=now(),
                            roles=ROLES)
@@ -53,7 +53,7 @@ def users():  # type: ignore[no-untyped-def]
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
 @role_required("admin")
-def new_user():  # type: ignore[no-untyped-def]
+def new_user():
     form = CreateUserForm()
     if form.validate_on_submit():
         session_ = db_session()
@@ -73,7 +73,7 @@ def new_user():  # type: ignore[no-untyped-def]
 
 @bp.post("/admin/users/<int:user_id>/role")
 @role_required("admin")
-def change_role(user_id: int):  # type: ignore[no-untyped-def]
+def change_role(user_id: int):
     user = _other_user(user_id)
     form = RoleForm()
     if not form.validate_on_submit():
@@ -91,7 +91,7 @@ def change_role(user_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/admin/users/<int:user_id>/<any(disable, enable, unlock, reset2fa):action>")
 @role_required("admin")
-def user_action(user_id: int, action: str):  # type: ignore[no-untyped-def]
+def user_action(user_id: int, action: str):
     user = _other_user(user_id)
     if not UserActionForm().validate_on_submit():
         abort(400)
@@ -116,7 +116,7 @@ def _audit_filter(form: AuditFilterForm) -> AuditFilter:
     def day(value: object, plus: int = 0) -> datetime | None:
         if value is None:
             return None
-        return datetime.combine(value, time(), tzinfo=UTC) + timedelta(days=plus)  # type: ignore[arg-type]
+        return datetime.combine(value, time(), tzinfo=UTC) + timedelta(days=plus)
 
     actor = form.actor.data
     return AuditFilter(
@@ -141,7 +141,7 @@ def _audit_form() -> AuditFilterForm:
 
 @bp.get("/audit")
 @role_required("supervisor", "admin")
-def audit_log():  # type: ignore[no-untyped-def]
+def audit_log():
     form = _audit_form()
     if not form.validate():
         return render_template("admin/audit.html", form=form, rows=[], older=None,
@@ -160,7 +160,7 @@ def audit_log():  # type: ignore[no-untyped-def]
 
 @bp.get("/audit.csv")
 @role_required("supervisor", "admin")
-def audit_export():  # type: ignore[no-untyped-def]
+def audit_export():
     form = _audit_form()
     if not form.validate():
         errors = "; ".join(f"{name}: {' '.join(messages)}"

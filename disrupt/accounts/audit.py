@@ -27,7 +27,7 @@ class AuditFilter:
     since: datetime | None = None
     until: datetime | None = None
 
-    def apply(self, query: Select) -> Select:  # type: ignore[type-arg]
+    def apply(self, query: Select) -> Select:
         if self.actor_id is not None:
             query = query.where(AuditEvent.actor_id == self.actor_id)
         if self.action:

@@ -111,7 +111,7 @@ def _slow_down(user: User | None) -> None:
 
 @bp.route("/login", methods=["GET", "POST"])
 @commits_refusals
-def login():  # type: ignore[no-untyped-def]
+def login():
     if current_user.is_authenticated:
         return redirect(url_for("cases.queue"))
     form = LoginForm()
@@ -140,7 +140,7 @@ def login():  # type: ignore[no-untyped-def]
 
 @bp.route("/login/code", methods=["GET", "POST"])
 @commits_refusals
-def second_factor():  # type: ignore[no-untyped-def]
+def second_factor():
     user = _pending_user("verify")
     if user is None:
         flash("Please log in again.")
@@ -179,7 +179,7 @@ def _next_url() -> str:
 
 @bp.route("/enrol", methods=["GET", "POST"])
 @commits_refusals
-def enrol():  # type: ignore[no-untyped-def]
+def enrol():
     """The second factor is required: an account without one sets it up before anything."""
     user = _pending_user("enrol")
     if user is None:
@@ -208,7 +208,7 @@ def enrol():  # type: ignore[no-untyped-def]
 
 @bp.post("/logout")
 @role_required()
-def logout():  # type: ignore[no-untyped-def]
+def logout():
     audit("logout", current_user._get_current_object())
     end_session(STAFF_SESSION_KEY, "logout")
     logout_user()
@@ -219,7 +219,7 @@ def logout():  # type: ignore[no-untyped-def]
 @bp.route("/account", methods=["GET", "POST"])
 @role_required()
 @commits_refusals
-def account():  # type: ignore[no-untyped-def]
+def account():
     session_ = db_session()
     user = current_user._get_current_object()
     form = NewRecoveryCodesForm()
@@ -235,7 +235,7 @@ def account():  # type: ignore[no-untyped-def]
     return _account_page(form=form)
 
 
-def _account_page(**forms: Any):  # type: ignore[no-untyped-def]
+def _account_page(**forms: Any):
     forms.setdefault("form", NewRecoveryCodesForm(formdata=None))
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     user = current_user._get_current_object()
@@ -247,7 +247,7 @@ def _account_page(**forms: Any):  # type: ignore[no-untyped-def]
 @bp.post("/account/password")
 @role_required()
 @commits_refusals
-def change_password():  # type: ignore[no-untyped-def]
+def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
     if form.validate_on_submit():

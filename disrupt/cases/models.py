@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from disrupt.db import Base
@@ -28,14 +29,33 @@ URL_STATES = (
 )
 
 
+def _queue_order() -> tuple[Any, ...]:
+    """The queue's order (console.queue): minors first, then the earliest deadline a
+    platform is still running on, then the oldest; the indexes below hold it."""
+    return (text("priority DESC"), text("(waiting_deadline IS NULL)"), "waiting_deadline",
+            "created_at", "id")
+
+
 class Case(Base):
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_queue", "status", "priority", "created_at"),)
+    __table_args__ = (
+        # The queue's pages, and its capped counts read from the index alone (console.queue).
+        Index("ix_cases_queue_open", *_queue_order(), "status", "assignee_id", "overdue_from",
+              sqlite_where=text("status IN ('new', 'in_progress')"),
+              postgresql_where=text("status IN ('new', 'in_progress')")),
+        Index("ix_cases_queue_any", *_queue_order(), "status", "assignee_id", "overdue_from",
+              sqlite_where=text("status != 'erased'"), postgresql_where=text("status != 'erased'")),
+        Index("ix_cases_overdue_from", "overdue_from", "status", "priority", "assignee_id",
+              "created_at", sqlite_where=text("overdue_from IS NOT NULL"),
+              postgresql_where=text("overdue_from IS NOT NULL")),
+        Index("ix_cases_age", "created_at", "status", "priority", "assignee_id", "overdue_from"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     secret_hash: Mapped[str | None] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(20), default="new")
+    # active_history: the queue's tallies (cases.tallies) need the value a change replaces.
+    status: Mapped[str] = mapped_column(String(20), default="new", active_history=True)
     age_group: Mapped[str] = mapped_column(String(10), default="adult")
     #: The victim's answer to "Are the images intimate?" (INTIMATE_ANSWERS).
     intimate: Mapped[str | None] = mapped_column(String(10))
@@ -44,8 +64,9 @@ class Case(Base):
     consent_notices: Mapped[bool] = mapped_column(default=False)
     consent_hash_sharing: Mapped[bool] = mapped_column(default=False)
     contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    priority: Mapped[int] = mapped_column(default=PRIORITY_NORMAL)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    priority: Mapped[int] = mapped_column(default=PRIORITY_NORMAL, active_history=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True,
+                                                    active_history=True)
     outcome: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)  # the statistics' funnel
     updated_at: Mapped[datetime]
@@ -55,6 +76,13 @@ class Case(Base):
     # When something last happened that the victim should hear of (a URL removed or back
     # online, a message from a caseworker, the case closed): the victim-update e-mails.
     news_at: Mapped[datetime | None] = mapped_column(index=True)
+    #: The earliest deadline a platform is still running on (a removal request sent or
+    #: acknowledged), for the queue's order; and the earliest of those requests that still
+    #: have an address not removed: the case is overdue once it is past (unless stopped).
+    #: Both kept on the platforms feature's `waiting_deadline_changed` event
+    #: (cases.tallies), never set by hand.
+    waiting_deadline: Mapped[datetime | None]
+    overdue_from: Mapped[datetime | None]
 
     urls: Mapped[list[ReportedURL]] = relationship(
         back_populates="case", order_by="ReportedURL.id", cascade="all, delete-orphan"
@@ -182,3 +210,16 @@ class Referral(Base):
     closed_at: Mapped[datetime | None]
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseTally(Base):
+    """How many cases have each status, priority and assignee (0: nobody): the queue's
+    counts without counting the backlog. Kept by cases.tallies on every flush that adds,
+    changes or deletes a case."""
+
+    __tablename__ = "case_tallies"
+
+    status: Mapped[str] = mapped_column(String(20), primary_key=True)
+    priority: Mapped[int] = mapped_column(primary_key=True)
+    assignee_key: Mapped[int] = mapped_column(primary_key=True)
+    cases: Mapped[int] = mapped_column(default=0)

@@ -208,6 +208,13 @@ def post_message(
     return message
 
 
+def mark_news(session: Session, case_ids: set[int], *, now: datetime) -> None:
+    """Something the victim should hear of happened to these cases (a URL removed or back
+    online): their news moves, and the victims' update e-mail follows (victims/updates.py)."""
+    if case_ids:
+        session.execute(update(Case).where(Case.id.in_(sorted(case_ids))).values(news_at=now))
+
+
 def mark_victim_messages_read(session: Session, case: Case, now: datetime) -> int:
     """The caseworkers have read the victim's messages (by saying so, or by answering)."""
     result = session.execute(update(Message).where(

@@ -36,6 +36,9 @@ ACTION_TEXT = {
     "close_case": "Case closed",
     "reopen_case": "Case reopened",
     "learn_host_provider": "Hosting provider added to the platform registry",
+    "climb_ladder": "Escalation: next rung taken",
+    "ladder_submitted": "Escalation: recorded as submitted on the form",
+    "ladder_outcome": "Escalation: outcome recorded",
     "classify_case": "Classification changed",
     "victim.case_opened": "Case opened by the victim",
     "victim.case_withdrawn": "Case withdrawn by the victim",
@@ -58,10 +61,9 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
-def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[TimelineEntry]:
-    entries: list[TimelineEntry] = []
-    hashes = list(session.scalars(select(MediaHash).where(MediaHash.case_id == case.id)))
-    for media in hashes:
+def _hash_entries(session: Session, case: Case) -> list[TimelineEntry]:
+    entries = []
+    for media in session.scalars(select(MediaHash).where(MediaHash.case_id == case.id)):
         label = f" ({media.label})" if media.label else ""
         entries.append(TimelineEntry(media.created_at, "hash",
                                      f"{media.kind.capitalize()} fingerprint added{label}"))
@@ -69,48 +71,33 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
             entries.append(TimelineEntry(media.status_changed_at, "hash",
                                          f"{media.kind.capitalize()} fingerprint {media.status}"
                                          f"{label}"))
+    return entries
 
+
+def _url_entries(session: Session, case: Case) -> list[TimelineEntry]:
     urls = list(session.scalars(select(ReportedURL).where(ReportedURL.case_id == case.id)))
     by_id = {u.id: u for u in urls}
-    for url in urls:
-        entries.append(TimelineEntry(url.created_at, "url", "Address reported",
-                                     url.reported_by, url.url))
-    if by_id:
-        previous: dict[int, str] = {}
-        for check in session.scalars(
-            select(URLCheck).where(URLCheck.reported_url_id.in_(by_id))
-            .order_by(URLCheck.reported_url_id, URLCheck.checked_at, URLCheck.id)
-        ):
-            # Only the checks that changed what is known; the URL table has them all.
-            if previous.get(check.reported_url_id) != check.verdict:
-                entries.append(TimelineEntry(
-                    check.checked_at, "check", f"Check: {check.verdict}", "checker",
-                    f"{by_id[check.reported_url_id].url} — {check.reason}"))
-            previous[check.reported_url_id] = check.verdict
+    entries = [TimelineEntry(url.created_at, "url", "Address reported", url.reported_by, url.url)
+               for url in urls]
+    if not by_id:
+        return entries
+    previous: dict[int, str] = {}
+    for check in session.scalars(
+        select(URLCheck).where(URLCheck.reported_url_id.in_(by_id))
+        .order_by(URLCheck.reported_url_id, URLCheck.checked_at, URLCheck.id)
+    ):
+        # Only the checks that changed what is known; the URL table has them all.
+        if previous.get(check.reported_url_id) != check.verdict:
+            entries.append(TimelineEntry(
+                check.checked_at, "check", f"Check: {check.verdict}", "checker",
+                f"{by_id[check.reported_url_id].url} — {check.reason}"))
+        previous[check.reported_url_id] = check.verdict
+    return entries
 
-    user_ids: set[int] = set()
-    requests = list(session.scalars(select(RemovalRequest).where(
-        RemovalRequest.case_id == case.id)))
-    notes = list(session.scalars(select(Note).where(Note.case_id == case.id)))
-    messages = list(session.scalars(select(Message).where(Message.case_id == case.id)))
-    referrals = list(session.scalars(select(Referral).where(Referral.case_id == case.id)))
-    events = list(session.scalars(select(AuditEvent).where(
-        AuditEvent.case_id == case.id, AuditEvent.action.not_in(_SHOWN_FROM_RECORDS))))
-    for row in (*requests, *notes, *messages, *referrals, *events):
-        for attr in ("created_by_id", "author_id", "actor_id"):
-            if getattr(row, attr, None):
-                user_ids.add(getattr(row, attr))
-    user_ids |= {int(e.detail["assignee_id"]) for e in events
-                 if str((e.detail or {}).get("assignee_id") or "").isdigit()}
-    names = _names(session, user_ids)
-    logged = {event.action for event in events}
-    if "victim.case_opened" not in logged:  # cases opened before the portal logged it
-        entries.append(TimelineEntry(case.created_at, "victim", "Case opened by the victim",
-                                     "victim"))
-    if case.withdrawn_at and "victim.case_withdrawn" not in logged:
-        entries.append(TimelineEntry(case.withdrawn_at, "victim", "Case withdrawn by the victim",
-                                     "victim"))
 
+def _request_entries(requests: list[RemovalRequest],
+                     names: dict[int, str]) -> list[TimelineEntry]:
+    entries = []
     for request in requests:
         urls_text = ", ".join(u.url for u in request.urls)
         entries.append(TimelineEntry(
@@ -125,10 +112,15 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
                 f"{words(request.channel, 'channel')}",
                 "outbox", f"now: {words(request.status, 'request_status')}",
                 deadline=request.deadline_at))
-    for note in notes:
-        entries.append(TimelineEntry(note.created_at, "note", "Internal note",
-                                     names.get(note.author_id or 0),
-                                     cipher.decrypt(note.body_encrypted)))
+    return entries
+
+
+def _conversation_entries(notes: list[Note], messages: list[Message],
+                          referrals: list[Referral], names: dict[int, str],
+                          cipher: DataCipher) -> list[TimelineEntry]:
+    entries = [TimelineEntry(note.created_at, "note", "Internal note",
+                             names.get(note.author_id or 0), cipher.decrypt(note.body_encrypted))
+               for note in notes]
     for message in messages:
         if message.direction == "from_victim":
             entries.append(TimelineEntry(message.created_at, "message", "Message from the victim",
@@ -143,6 +135,19 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
         entries.append(TimelineEntry(
             referral.sent_at, "referral", f"Referred to {_recipient(referral.recipient)}",
             names.get(referral.author_id or 0), reference))
+    return entries
+
+
+def _audit_entries(case: Case, events: list[AuditEvent],
+                   names: dict[int, str]) -> list[TimelineEntry]:
+    entries = []
+    logged = {event.action for event in events}
+    if "victim.case_opened" not in logged:  # cases opened before the portal logged it
+        entries.append(TimelineEntry(case.created_at, "victim", "Case opened by the victim",
+                                     "victim"))
+    if case.withdrawn_at and "victim.case_withdrawn" not in logged:
+        entries.append(TimelineEntry(case.withdrawn_at, "victim", "Case withdrawn by the victim",
+                                     "victim"))
     for event in events:
         detail = detail_text(event.detail or {}, names)
         who = names.get(event.actor_id or 0) or event.actor_kind
@@ -151,6 +156,28 @@ def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[Time
                                      ACTION_TEXT.get(event.action,
                                                      event.action.replace("_", " ").capitalize()),
                                      who, detail or None))
+    return entries
+
+
+def case_timeline(session: Session, case: Case, cipher: DataCipher) -> list[TimelineEntry]:
+    requests = list(session.scalars(select(RemovalRequest).where(
+        RemovalRequest.case_id == case.id)))
+    notes = list(session.scalars(select(Note).where(Note.case_id == case.id)))
+    messages = list(session.scalars(select(Message).where(Message.case_id == case.id)))
+    referrals = list(session.scalars(select(Referral).where(Referral.case_id == case.id)))
+    events = list(session.scalars(select(AuditEvent).where(
+        AuditEvent.case_id == case.id, AuditEvent.action.not_in(_SHOWN_FROM_RECORDS))))
+    user_ids: set[int] = set()
+    for row in (*requests, *notes, *messages, *referrals, *events):
+        for attr in ("created_by_id", "author_id", "actor_id"):
+            if getattr(row, attr, None):
+                user_ids.add(getattr(row, attr))
+    user_ids |= {int(e.detail["assignee_id"]) for e in events
+                 if str((e.detail or {}).get("assignee_id") or "").isdigit()}
+    names = _names(session, user_ids)
+    entries = [*_hash_entries(session, case), *_url_entries(session, case),
+               *_audit_entries(case, events, names), *_request_entries(requests, names),
+               *_conversation_entries(notes, messages, referrals, names, cipher)]
     order = {kind: i for i, kind in enumerate(
         ("victim", "hash", "url", "action", "notice", "referral", "message", "note", "check"))}
     entries.sort(key=lambda e: (e.at, order.get(e.kind, 99)))

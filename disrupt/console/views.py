@@ -54,6 +54,12 @@ from disrupt.console.queue import AGE_CHOICES, QueueFilter, Viewer, parse_filter
 from disrupt.console.timeline import case_timeline
 from disrupt.evidence.services import evidence_panel, queue_capture
 from disrupt.monitoring.models import URLCheck
+from disrupt.platforms.escalation import (
+    Escalation,
+    record_step_outcome,
+    record_step_submitted,
+    take_rung,
+)
 from disrupt.platforms.exchange.services import (
     approve_sharing,
     feedback_for_case,
@@ -61,7 +67,8 @@ from disrupt.platforms.exchange.services import (
 )
 from disrupt.platforms.forms import RemovalRequestForm
 from disrupt.platforms.hosting import learn_host_provider
-from disrupt.platforms.models import Platform, RemovalRequest
+from disrupt.platforms.ladder import RUNG_NAMES
+from disrupt.platforms.models import EscalationStep, Platform, RemovalRequest
 from disrupt.platforms.services import (
     NoticeError,
     Notifier,
@@ -70,6 +77,7 @@ from disrupt.platforms.services import (
     queue_removal_request,
 )
 from disrupt.request import audit, cipher, db_session, first_check_delay, now
+from disrupt.tracing.ladders import case_ladders, stuck_urls
 from disrupt.tracing.services import traces_for_hosts
 
 bp = Blueprint("cases", __name__, url_prefix="/console")
@@ -106,13 +114,13 @@ def _matcher() -> HashMatcher:
     return current_app.extensions.setdefault("disrupt.hash_matcher", HashMatcher())
 
 
-def _back(case: Case):  # type: ignore[no-untyped-def]
+def _back(case: Case):
     return redirect(url_for("cases.case_page", case_id=case.id))
 
 
 @bp.get("/")
 @role_required()
-def queue():  # type: ignore[no-untyped-def]
+def queue():
     session_ = db_session()
     where = parse_filter(request.args)
     page = queue_page(session_, where, _viewer(), now(), page=request.args.get("page", 1, int))
@@ -120,8 +128,10 @@ def queue():  # type: ignore[no-untyped-def]
     assignees = {row.case.assignee_id for row in page.rows if row.case.assignee_id}
     names = dict(session_.execute(select(User.id, User.name).where(User.id.in_(assignees))).all()
                  ) if assignees else {}
+    stuck = stuck_urls(session_, [row.case.id for row in page.rows], now())
     return render_template("cases/queue.html", page=page, where=where, platforms=platforms,
-                           names=names, age_choices=AGE_CHOICES, default=QueueFilter())
+                           names=names, age_choices=AGE_CHOICES, default=QueueFilter(),
+                           stuck=stuck)
 
 
 def _url_checks(case: Case) -> dict[int, list[URLCheck]]:
@@ -176,7 +186,7 @@ def _assign_form(case: Case) -> AssignForm:
 
 def _render_case(case: Case, *, url_form: AddURLForm | None = None,
                  refused: list[tuple[str, str]] | None = None, note_form: NoteForm | None = None,
-                 message_form: MessageForm | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+                 message_form: MessageForm | None = None, status: int = 200):
     session_ = db_session()
     requests = list(session_.scalars(
         select(RemovalRequest).where(RemovalRequest.case_id == case.id)
@@ -200,6 +210,7 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
         messages=case_messages(session_, case, cipher()), read_form=ReadMessagesForm(),
         url_action_form=URLActionForm(),
         traces=traces, unknown_hosts=unknown_hosts(case, traces),
+        ladders=case_ladders(session_, case, now()), ladder_steps=_ladder_steps(case),
         timeline=case_timeline(session_, case, cipher()),
         matches=matches, other_cases=other_cases, may_see=_may_see,
         feedback=feedback_for_case(session_, case), sharing_state=sharing_state,
@@ -211,9 +222,15 @@ def _render_case(case: Case, *, url_form: AddURLForm | None = None,
     ), status
 
 
+def _ladder_steps(case: Case) -> dict[int, EscalationStep]:
+    """The case's escalation steps by id (their prepared texts and forms on the page)."""
+    return {step.id: step for step in db_session().scalars(
+        select(EscalationStep).where(EscalationStep.case_id == case.id))}
+
+
 @bp.get("/cases/<int:case_id>")
 @role_required()
-def case_page(case_id: int):  # type: ignore[no-untyped-def]
+def case_page(case_id: int):
     case = _case_for_current_user(case_id)
     audit("view_case", case)
     return _render_case(case)
@@ -221,7 +238,7 @@ def case_page(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/assign")
 @role_required()
-def assign(case_id: int):  # type: ignore[no-untyped-def]
+def assign(case_id: int):
     """Caseworkers take a case or release their own; supervisors assign to anyone."""
     case = _case_for_current_user(case_id)
     form = AssignForm()
@@ -253,7 +270,7 @@ def assign(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/urls")
 @role_required()
-def add_url(case_id: int):  # type: ignore[no-untyped-def]
+def add_url(case_id: int):
     """One address or a pasted list: all added in one transaction, the refused listed."""
     case = _case_for_current_user(case_id)
     form = AddURLForm()
@@ -285,7 +302,7 @@ def add_url(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/platforms/<int:platform_id>/requests")
 @role_required()
-def send_removal_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
+def send_removal_request(case_id: int, platform_id: int):
     case = _case_for_current_user(case_id)
     urls = [u for u in case.urls if u.platform_id == platform_id]
     if not urls:
@@ -317,7 +334,7 @@ def send_removal_request(case_id: int, platform_id: int):  # type: ignore[no-unt
 
 @bp.post("/cases/<int:case_id>/urls/<int:url_id>/recipient")
 @role_required()
-def learn_recipient(case_id: int, url_id: int):  # type: ignore[no-untyped-def]
+def learn_recipient(case_id: int, url_id: int):
     """The registry learns the hosting provider (or CDN) of an address on no platform, from
     its trace; the normal request form then sends to it."""
     case = _case_for_current_user(case_id)
@@ -356,7 +373,7 @@ def learn_recipient(case_id: int, url_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/notes")
 @role_required()
-def note(case_id: int):  # type: ignore[no-untyped-def]
+def note(case_id: int):
     case = _case_for_current_user(case_id)
     form = NoteForm()
     if form.validate_on_submit():
@@ -375,7 +392,7 @@ def note(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/messages")
 @role_required()
-def message(case_id: int):  # type: ignore[no-untyped-def]
+def message(case_id: int):
     case = _case_for_current_user(case_id)
     form = MessageForm()
     if form.validate_on_submit():
@@ -395,7 +412,7 @@ def message(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/messages/read")
 @role_required()
-def messages_read(case_id: int):  # type: ignore[no-untyped-def]
+def messages_read(case_id: int):
     case = _case_for_current_user(case_id)
     if not ReadMessagesForm().validate_on_submit():
         abort(400)
@@ -406,7 +423,7 @@ def messages_read(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/urls/<int:url_id>/<any(confirm, recheck):action>")
 @role_required()
-def url_action(case_id: int, url_id: int, action: str):  # type: ignore[no-untyped-def]
+def url_action(case_id: int, url_id: int, action: str):
     """The picture was seen on the page (confirm), or check an invalid address again."""
     case = _case_for_current_user(case_id)
     url = next((u for u in case.urls if u.id == url_id), None)
@@ -435,7 +452,7 @@ def url_action(case_id: int, url_id: int, action: str):  # type: ignore[no-untyp
 
 @bp.post("/cases/<int:case_id>/status")
 @role_required()
-def change_status(case_id: int):  # type: ignore[no-untyped-def]
+def change_status(case_id: int):
     """Close with an outcome, or reopen."""
     case = _case_for_current_user(case_id)
     form = StatusForm()
@@ -457,7 +474,7 @@ def change_status(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/hashes/<int:hash_id>/share")
 @role_required()
-def approve_hash_sharing(case_id: int, hash_id: int):  # type: ignore[no-untyped-def]
+def approve_hash_sharing(case_id: int, hash_id: int):
     """Share a minor's or a weak hash with partner platforms: a caseworker's decision."""
     case = _case_for_current_user(case_id)
     media = next((m for m in case.hashes if m.id == hash_id), None)
@@ -476,7 +493,7 @@ def approve_hash_sharing(case_id: int, hash_id: int):  # type: ignore[no-untyped
 
 @bp.post("/cases/<int:case_id>/classification")
 @role_required()
-def classify(case_id: int):  # type: ignore[no-untyped-def]
+def classify(case_id: int):
     case = _case_for_current_user(case_id)
     form = ClassifyForm()
     if not form.validate_on_submit():
@@ -492,3 +509,85 @@ def classify(case_id: int):  # type: ignore[no-untyped-def]
         audit("classify_case", case, age_group=case.age_group, priority=case.priority)
         flash("Classification saved.")
     return _back(case)
+
+
+# --- the escalation ladder ----------------------------------------------------------------------
+
+def _to_ladder(case: Case, url_id: int):
+    return redirect(url_for("cases.case_page", case_id=case.id, _anchor=f"ladder-{url_id}"))
+
+
+@bp.post("/cases/<int:case_id>/urls/<int:url_id>/ladder")
+@role_required()
+def climb_ladder(case_id: int, url_id: int):
+    """Take the next rung of an address's ladder: a notice to the host, CDN or registrar
+    (queued in the outbox), or a web form's prepared text."""
+    case = _case_for_current_user(case_id)
+    url = next((u for u in case.urls if u.id == url_id), None)
+    if url is None:
+        abort(404)
+    session_ = db_session()
+    rung = request.form.get("rung", "")[:40]
+    who = Escalation(_notifier(), current_user.id, float(current_app.config["TIME_SCALE"]),
+                     language=request.form.get("language") or None)
+    try:
+        step = take_rung(session_, case=case, url=url, ladder=case_ladders(
+            session_, case, now())[url.id], rung=rung, who=who, now=now())
+    except NoticeError as exc:
+        session_.rollback()
+        flash(f"Not done: {exc}")
+        return _to_ladder(case, url_id)
+    session_.flush()
+    audit("climb_ladder", step, case_id=case.id, rung=rung, recipient=step.recipient)
+    flash(f"{RUNG_NAMES[rung].capitalize()}: " + (
+        "queued in the outbox." if step.request_id else
+        "the text is ready below; submit it on the form, then record it as submitted."))
+    return _to_ladder(case, url_id)
+
+
+def _step_for(case: Case, step_id: int) -> EscalationStep:
+    step = db_session().get(EscalationStep, step_id)
+    if step is None or step.case_id != case.id:
+        abort(404)
+    return step
+
+
+@bp.post("/cases/<int:case_id>/ladder/<int:step_id>/submitted")
+@role_required()
+def ladder_submitted(case_id: int, step_id: int):
+    """The caseworker submitted a prepared text on its form: its deadline starts now."""
+    case = _case_for_current_user(case_id)
+    step = _step_for(case, step_id)
+    session_ = db_session()
+    view = next((v for v in case_ladders(session_, case, now())[step.reported_url_id].rungs
+                 if v.rung == step.rung), None)
+    try:
+        record_step_submitted(session_, step, answer_days=view.body.answer_days
+                              if view is not None and view.body is not None else 30,
+                              now=now(), scale=float(current_app.config["TIME_SCALE"]),
+                              their_reference=request.form.get("their_reference", "")[:500],
+                              author_id=current_user.id)
+    except NoticeError as exc:
+        flash(f"Not recorded: {exc}")
+        return _to_ladder(case, step.reported_url_id)
+    audit("ladder_submitted", step, case_id=case.id, rung=step.rung)
+    flash("Recorded as submitted: its deadline runs.")
+    return _to_ladder(case, step.reported_url_id)
+
+
+@bp.post("/cases/<int:case_id>/ladder/<int:step_id>/outcome")
+@role_required()
+def ladder_outcome(case_id: int, step_id: int):
+    """What the search engine, regulator or body answered."""
+    case = _case_for_current_user(case_id)
+    step = _step_for(case, step_id)
+    try:
+        record_step_outcome(db_session(), step, outcome=request.form.get("outcome", ""),
+                            note=request.form.get("note", "")[:5000], now=now(),
+                            author_id=current_user.id)
+    except NoticeError as exc:
+        flash(f"Not recorded: {exc}")
+        return _to_ladder(case, step.reported_url_id)
+    audit("ladder_outcome", step, case_id=case.id, rung=step.rung, outcome=step.status)
+    flash("Outcome recorded.")
+    return _to_ladder(case, step.reported_url_id)

@@ -26,7 +26,7 @@ class StatisticsFilterForm(FlaskForm):
     platform = SelectField("Platform", coerce=str, default="")
     by = SelectField("Trend by", choices=BY_CHOICES, default="month")
 
-    def validate(self, extra_validators=None) -> bool:  # type: ignore[no-untyped-def]
+    def validate(self, extra_validators=None) -> bool:
         if not super().validate(extra_validators):
             return False
         if self.period.data == "custom" and not (self.since.data or self.until.data):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from disrupt.cases.models import ReportedURL
 from disrupt.dashboard.casework import nearest_rank
 from disrupt.dashboard.models import TakedownFact
+from disrupt.platforms.escalation import delisted_url_ids
 from disrupt.tracing.models import HostTrace
 from disrupt.translatable import N_
 
@@ -30,16 +31,19 @@ def host_type(url_platform_id: int, trace: HostTrace | None) -> str:
 
 def hosting_figures(session: Session, *, since: date, until: date) -> dict[str, Any]:
     """Rate and median time to removal per hosting country and per host type, over the URLs
-    whose first request was sent in [since, until). Withdrawn and erased cases count too."""
+    whose first request was sent in [since, until). Withdrawn and erased cases count too.
+    A URL a search engine delisted but that is still online counts apart
+    (``delisted_only``): hidden from results is not removed."""
+    delisted = delisted_url_ids(session)
     rows = session.execute(
-        select(TakedownFact.state, TakedownFact.upper_s, TakedownFact.url_platform_id,
-               HostTrace)
+        select(TakedownFact.reported_url_id, TakedownFact.state, TakedownFact.upper_s,
+               TakedownFact.url_platform_id, HostTrace)
         .join(ReportedURL, ReportedURL.id == TakedownFact.reported_url_id)
         .outerjoin(HostTrace, HostTrace.host == ReportedURL.host)
         .where(TakedownFact.sent_day >= since, TakedownFact.sent_day < until)).all()
     groups: dict[str, dict[str, dict[str, Any]]] = {"country": defaultdict(_empty),
                                                     "host_type": defaultdict(_empty)}
-    for state, upper_s, url_platform_id, trace in rows:
+    for url_id, state, upper_s, url_platform_id, trace in rows:
         country = ((trace.network or {}).get("country") if trace else None) or "unknown"
         for kind, key in (("country", country), ("host_type", host_type(url_platform_id,
                                                                            trace))):
@@ -47,6 +51,8 @@ def hosting_figures(session: Session, *, since: date, until: date) -> dict[str, 
             cell["urls"] += 1
             if state in ("removed", "online"):
                 cell[state] += 1
+            if state != "removed" and url_id in delisted:
+                cell["delisted_only"] += 1
             if state == "removed" and upper_s is not None:
                 cell["hours"].append(upper_s / 3600)
     return {kind: [_figures(key, cell) for key, cell in sorted(
@@ -55,12 +61,13 @@ def hosting_figures(session: Session, *, since: date, until: date) -> dict[str, 
 
 
 def _empty() -> dict[str, Any]:
-    return {"urls": 0, "removed": 0, "online": 0, "hours": []}
+    return {"urls": 0, "removed": 0, "online": 0, "delisted_only": 0, "hours": []}
 
 
 def _figures(key: str, cell: dict[str, Any]) -> dict[str, Any]:
     known = cell["removed"] + cell["online"]
     median = nearest_rank(cell["hours"], 0.5)
     return {"key": key, "urls_notified": cell["urls"], "removed": cell["removed"],
-            "online": cell["online"], "takedown_rate": cell["removed"] / known if known else None,
+            "online": cell["online"], "delisted_only": cell["delisted_only"],
+            "takedown_rate": cell["removed"] / known if known else None,
             "median_hours_upper": None if median is None else round(median, 1)}

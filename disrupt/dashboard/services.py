@@ -409,7 +409,7 @@ def figures_from_cells(
 
 
 def platform_list(session: Session) -> list[tuple[int, str, int]]:
-    return [tuple(r) for r in session.execute(  # type: ignore[misc]
+    return [tuple(r) for r in session.execute(
         select(Platform.id, Platform.name, Platform.deadline_hours).order_by(Platform.name))]
 
 

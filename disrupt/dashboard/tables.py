@@ -184,6 +184,11 @@ def dashboard_tables(stats: dict[str, Any]) -> list[StatTable]:
                       ("hours_overdue", "Hours overdue", "hours"),
                       ("urls_online", "URLs online", "int")),
                   stats["overdue_requests"]),
+    ] + _exchange_and_casework_tables(stats)
+
+
+def _exchange_and_casework_tables(stats: dict[str, Any]) -> list[StatTable]:
+    return [
         StatTable("hash_exchange", "Hash exchange: hashes per platform by the platform's newest "
                   f"feedback ({stats['hash_exchange']['blocked_somewhere']} blocked somewhere)", (
                       ("platform", "Platform", "text"), ("blocked", "Blocked", "int"),

@@ -77,7 +77,7 @@ def _charts(stats: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/")
 @role_required()
-def index():  # type: ignore[no-untyped-def]
+def index():
     form, selection, valid = _selection()
     stats = _statistics(selection)
     return render_template(
@@ -90,7 +90,7 @@ def index():  # type: ignore[no-untyped-def]
 
 @bp.get("/stats.json")
 @role_required()
-def stats_json():  # type: ignore[no-untyped-def]
+def stats_json():
     form, selection, valid = _selection()
     if not valid:
         return jsonify({"errors": form.errors}), 400
@@ -99,7 +99,7 @@ def stats_json():  # type: ignore[no-untyped-def]
 
 @bp.get("/export/<table_id>.<fmt>")
 @role_required()
-def export(table_id: str, fmt: str):  # type: ignore[no-untyped-def]
+def export(table_id: str, fmt: str):
     if table_id not in TABLE_IDS or fmt not in ("csv", "json"):
         abort(404)
     form, selection, valid = _selection()
@@ -114,7 +114,7 @@ def export(table_id: str, fmt: str):  # type: ignore[no-untyped-def]
 
 @bp.get("/report/<int:year>")
 @role_required()
-def report(year: int):  # type: ignore[no-untyped-def]
+def report(year: int):
     if not 2000 <= year <= 2100:
         abort(404)
     language = request.args.get("lang", "en")
@@ -129,7 +129,7 @@ def report(year: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/report/<int:year>.json")
 @role_required()
-def report_json(year: int):  # type: ignore[no-untyped-def]
+def report_json(year: int):
     if not 2000 <= year <= 2100:
         abort(404)
     figures = transparency_report(db_session(), year=year, now=now())

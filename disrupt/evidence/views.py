@@ -24,7 +24,7 @@ def _case(case_id: int) -> Case:
     return case
 
 
-def _back(case: Case):  # type: ignore[no-untyped-def]
+def _back(case: Case):
     return redirect(url_for("cases.case_page", case_id=case.id, _anchor="evidence"))
 
 
@@ -34,7 +34,7 @@ def _actor() -> str:
 
 @bp.post("/cases/<int:case_id>/evidence/export")
 @role_required()
-def export(case_id: int):  # type: ignore[no-untyped-def]
+def export(case_id: int):
     """One zip for the police or a regulator: WARC files, manifest, custody, summary."""
     case = _case(case_id)
     url_id = request.form.get("reported_url_id", type=int)
@@ -55,7 +55,7 @@ def export(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/evidence/hold")
 @role_required()
-def hold(case_id: int):  # type: ignore[no-untyped-def]
+def hold(case_id: int):
     """Place a legal hold (a referral to the authorities is open) or lift it."""
     case = _case(case_id)
     try:

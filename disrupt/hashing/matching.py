@@ -123,6 +123,48 @@ def _quality(record: Any, label: str) -> int | None:
     return value
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    sha: str | None
+    pdq: int | None
+    phash: int | None
+    pdq_usable: bool
+
+
+def _compare(c: _Candidate, record: Any, *, pdq_max_distance: int, min_quality: int,
+             phash_max_distance: int) -> MediaMatch | None:
+    """The match of one known record, or None."""
+    record_id = _field(record, "id")
+    label = f"known record {record_id!r}"
+    k_pdq = _checked(record, "pdq", is_pdq_hex, label)
+    k_phash = _checked(record, "phash", is_phash_hex, label)
+    k_sha = _checked(record, "sha256", is_sha256_hex, label)
+
+    exact = c.sha is not None and k_sha is not None and c.sha == k_sha
+    pdq_d = None
+    if c.pdq is not None and k_pdq is not None:
+        pdq_d = (c.pdq ^ int(k_pdq, 16)).bit_count()
+    phash_d = None
+    if c.phash is not None and k_phash is not None:
+        phash_d = (c.phash ^ int(k_phash, 16)).bit_count()
+
+    k_quality = _quality(record, label)
+    pdq_ok = (
+        pdq_d is not None
+        and pdq_d <= pdq_max_distance
+        and c.pdq_usable
+        and k_quality is not None
+        and k_quality >= min_quality
+    )
+    corroborates = pdq_ok and phash_d is not None and phash_d <= phash_max_distance
+    if not (exact or pdq_ok):
+        return None
+    strength = EXACT_COPY if exact else CORROBORATED if corroborates else PDQ_ONLY
+    return MediaMatch(id=record_id, pdq_distance=pdq_d, phash_distance=phash_d,
+                      exact_copy=exact, pdq_match=pdq_ok, phash_corroborates=corroborates,
+                      strength=strength)
+
+
 def match_media(
     candidate: Mapping[str, Any] | Any,
     known: Iterable[Any],
@@ -144,50 +186,14 @@ def match_media(
     c_pdq = _checked(candidate, "pdq", is_pdq_hex, "candidate")
     c_quality = _quality(candidate, "candidate")
     c_phash = _checked(candidate, "phash", is_phash_hex, "candidate")
-    c_sha = _checked(candidate, "sha256", is_sha256_hex, "candidate")
-    c_pdq_int = int(c_pdq, 16) if c_pdq is not None else None
-    c_phash_int = int(c_phash, 16) if c_phash is not None else None
-    c_pdq_usable = c_quality is not None and c_quality >= min_quality
-
-    matches: list[MediaMatch] = []
-    for record in known:
-        record_id = _field(record, "id")
-        label = f"known record {record_id!r}"
-        k_pdq = _checked(record, "pdq", is_pdq_hex, label)
-        k_phash = _checked(record, "phash", is_phash_hex, label)
-        k_sha = _checked(record, "sha256", is_sha256_hex, label)
-
-        exact = c_sha is not None and k_sha is not None and c_sha == k_sha
-        pdq_d = None
-        if c_pdq_int is not None and k_pdq is not None:
-            pdq_d = (c_pdq_int ^ int(k_pdq, 16)).bit_count()
-        phash_d = None
-        if c_phash_int is not None and k_phash is not None:
-            phash_d = (c_phash_int ^ int(k_phash, 16)).bit_count()
-
-        k_quality = _quality(record, label)
-        pdq_ok = (
-            pdq_d is not None
-            and pdq_d <= pdq_max_distance
-            and c_pdq_usable
-            and k_quality is not None
-            and k_quality >= min_quality
-        )
-        corroborates = pdq_ok and phash_d is not None and phash_d <= phash_max_distance
-        if not (exact or pdq_ok):
-            continue
-        strength = EXACT_COPY if exact else CORROBORATED if corroborates else PDQ_ONLY
-        matches.append(
-            MediaMatch(
-                id=record_id,
-                pdq_distance=pdq_d,
-                phash_distance=phash_d,
-                exact_copy=exact,
-                pdq_match=pdq_ok,
-                phash_corroborates=corroborates,
-                strength=strength,
-            )
-        )
+    c = _Candidate(sha=_checked(candidate, "sha256", is_sha256_hex, "candidate"),
+                   pdq=int(c_pdq, 16) if c_pdq is not None else None,
+                   phash=int(c_phash, 16) if c_phash is not None else None,
+                   pdq_usable=c_quality is not None and c_quality >= min_quality)
+    matches = [m for record in known
+               if (m := _compare(c, record, pdq_max_distance=pdq_max_distance,
+                                 min_quality=min_quality,
+                                 phash_max_distance=phash_max_distance)) is not None]
     matches.sort(
         key=lambda m: (
             _STRENGTH_RANK[m.strength],

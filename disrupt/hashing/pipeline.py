@@ -39,7 +39,7 @@ import pdqhash
 from PIL import Image, ImageOps
 
 try:  # optional: HEIC/HEIF photos from iPhones
-    import pillow_heif  # type: ignore[import-not-found]
+    import pillow_heif
 
     pillow_heif.register_heif_opener()
     HEIF_SUPPORTED = True

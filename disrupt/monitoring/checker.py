@@ -461,22 +461,8 @@ class Checker:
                 out.media_url, out.media_digest = shown[0], shown[1].digest
                 out.distance = shown[1].distance
 
-        evidence: tuple[str, str] | None = None
-        if report.placeholder is not None:
-            evidence = ("placeholder_digest",
-                        "the page shows the platform's placeholder picture")
-        if evidence is None:
-            marker = R.marker_found(result.body, rules["soft_404_markers"], page.text)
-            if marker:
-                evidence = ("platform_marker", f"the page says {marker!r}")
-        if evidence is None:
-            soft = self._soft404(target.url, result, page, hook, deadline)
-            if soft:
-                evidence = ("soft404_fingerprint", soft)
-        media_url = is_media_url(target.url)
-        if evidence is None and media_url and target.seen_matching:
-            evidence = ("media_replaced", "the picture's URL, once seen matching, now "
-                        f"serves a page ({out.content_type or 'HTML'})")
+        evidence = self._removal_evidence(target, result, page, rules, report, out, hook,
+                                          deadline)
         if evidence is not None:
             rule, reason = evidence
             if (report.complete and not truncated) or target.seen_matching \
@@ -488,6 +474,31 @@ class Checker:
             bound_rule, bound_reason = report.incomplete_rule()
             return done("indeterminate", bound_rule, f"{reason}, but not every picture was "
                         f"compared: {bound_reason}")
+        return self._verdict_without_evidence(target, report, truncated, status, out, done)
+
+    def _removal_evidence(self, target: CheckTarget, result: FetchResult, page: Page,
+                          rules: dict[str, list[str]], report: PictureReport, out: CheckOutcome,
+                          hook: RequestHook | None, deadline: float) -> tuple[str, str] | None:
+        """The first sign that the platform took the content down: (rule, reason), or None."""
+        if report.placeholder is not None:
+            return ("placeholder_digest", "the page shows the platform's placeholder picture")
+        marker = R.marker_found(result.body, rules["soft_404_markers"], page.text)
+        if marker:
+            return ("platform_marker", f"the page says {marker!r}")
+        soft = self._soft404(target.url, result, page, hook, deadline)
+        if soft:
+            return ("soft404_fingerprint", soft)
+        if is_media_url(target.url) and target.seen_matching:
+            return ("media_replaced", "the picture's URL, once seen matching, now "
+                    f"serves a page ({out.content_type or 'HTML'})")
+        return None
+
+    @staticmethod
+    def _verdict_without_evidence(target: CheckTarget, report: PictureReport, truncated: bool,
+                                  status: int | None, out: CheckOutcome,
+                                  done: Callable[[str, str, str], CheckOutcome]) -> CheckOutcome:
+        """No sign of removal: online when the pictures say so, indeterminate when unsure."""
+        media_url = is_media_url(target.url)
         if not target.hashes:
             if media_url:
                 return done("indeterminate", "media_now_page",

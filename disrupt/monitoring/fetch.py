@@ -330,6 +330,27 @@ def _fail(result: FetchResult, error: str, detail: str, reason: str | None = Non
     result.refused_reason = reason
 
 
+def _failure(exc: Exception, watchdog: _Watchdog,
+             timeout: float) -> tuple[str, str, str | None]:
+    """(error, detail, refused reason) for an exception raised by a hop."""
+    late = ("timeout", f"no complete answer within {timeout:g}s", None)
+    if isinstance(exc, GuardRefused):
+        return "guard", str(exc), exc.reason
+    if isinstance(exc, _DNSFailure):
+        return "dns", str(exc), None
+    if isinstance(exc, _Deadline | TimeoutError | httpx.TimeoutException) or watchdog.expired:
+        return late
+    if isinstance(exc, httpx.ConnectError):
+        return ("tls" if _tls_error(exc) else "connection"), str(exc), None
+    if _tls_error(exc):
+        return "tls", str(exc), None
+    if isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in str(exc):
+        return "connection", str(exc), None  # closed without answering
+    if isinstance(exc, httpx.ProtocolError | zlib.error):
+        return "protocol", str(exc) or type(exc).__name__, None
+    return "connection", str(exc) or type(exc).__name__, None
+
+
 def _follow(
     http: httpx.Client | httpx.BaseTransport,
     result: FetchResult,
@@ -357,32 +378,9 @@ def _follow(
             _one_hop(http, result, watchdog, deadline, current, parsed, own_client=own_client,
                      method=method, allow_loopback=allow_loopback, max_bytes=max_bytes,
                      user_agent=user_agent)
-        except GuardRefused as exc:
-            _fail(result, "guard", str(exc), exc.reason)
-            return
-        except _DNSFailure as exc:
-            _fail(result, "dns", str(exc))
-            return
-        except (_Deadline, TimeoutError, httpx.TimeoutException):
-            _fail(result, "timeout", f"no complete answer within {timeout:g}s")
-            return
-        except httpx.ConnectError as exc:
-            if watchdog.expired:
-                _fail(result, "timeout", f"no complete answer within {timeout:g}s")
-            else:
-                _fail(result, "tls" if _tls_error(exc) else "connection", str(exc))
-            return
-        except (httpx.HTTPError, zlib.error, OSError) as exc:
-            if watchdog.expired:
-                _fail(result, "timeout", f"no complete answer within {timeout:g}s")
-            elif _tls_error(exc):
-                _fail(result, "tls", str(exc))
-            elif isinstance(exc, httpx.RemoteProtocolError) and "disconnected" in str(exc):
-                _fail(result, "connection", str(exc))  # closed without answering
-            elif isinstance(exc, httpx.ProtocolError | zlib.error):
-                _fail(result, "protocol", str(exc) or type(exc).__name__)
-            else:
-                _fail(result, "connection", str(exc) or type(exc).__name__)
+        except (GuardRefused, _DNSFailure, _Deadline, TimeoutError, httpx.HTTPError, zlib.error,
+                OSError) as exc:
+            _fail(result, *_failure(exc, watchdog, timeout))
             return
 
         location = result.headers.get("location")

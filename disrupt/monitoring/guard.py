@@ -299,8 +299,8 @@ def _getaddrinfo(host: str, port: int, timeout: float | None) -> list[str]:
     if worker.is_alive():
         raise TimeoutError(f"resolving {host!r} took longer than {timeout:.1f}s")
     if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["result"]  # type: ignore[return-value]
+        raise box["error"]
+    return box["result"]
 
 
 def _unique(addresses: Iterable[str]) -> list[str]:
@@ -308,6 +308,31 @@ def _unique(addresses: Iterable[str]) -> list[str]:
     for a in addresses:
         seen.setdefault(a, None)
     return list(seen)
+
+
+def _resolve_name(host: str, name: str, port: int, timeout: float | None) -> list[str]:
+    """The addresses of a public domain name, looked up once; refused names raise."""
+    if "." not in name and name != "localhost":
+        # A single label would be completed with the resolver's search domains,
+        # i.e. looked up inside the local network.
+        raise GuardRefused("bad_host", f"Refused host {host!r}: not a public domain name.")
+    if any(c in name for c in "/\\@%? \t\r\n\x00#"):
+        raise GuardRefused("bad_host", f"Refused host {host!r}: invalid characters.")
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        raise GuardRefused(
+            "bad_host", f"Refused host {host!r}: internationalised names must be punycode."
+        ) from None
+    try:
+        addresses = _unique(_getaddrinfo(name, port, timeout))
+    except TimeoutError:
+        raise
+    except (UnicodeError, OSError) as exc:  # socket.gaierror is an OSError
+        raise GuardRefused("unresolvable", f"Could not resolve {host!r}: {exc}.") from None
+    if not addresses:
+        raise GuardRefused("unresolvable", f"Could not resolve {host!r}: no address.")
+    return addresses
 
 
 def resolve_host(
@@ -333,29 +358,8 @@ def resolve_host(
         literal = parse_ip_literal(name)
     except ValueError as exc:
         raise GuardRefused("bad_host", f"Refused host {host!r}: {exc}.") from None
-    if literal is not None:
-        addresses = [str(literal)]
-    else:
-        if "." not in name and name != "localhost":
-            # A single label would be completed with the resolver's search domains,
-            # i.e. looked up inside the local network.
-            raise GuardRefused("bad_host", f"Refused host {host!r}: not a public domain name.")
-        if any(c in name for c in "/\\@%? \t\r\n\x00#"):
-            raise GuardRefused("bad_host", f"Refused host {host!r}: invalid characters.")
-        try:
-            name.encode("ascii")
-        except UnicodeEncodeError:
-            raise GuardRefused(
-                "bad_host", f"Refused host {host!r}: internationalised names must be punycode."
-            ) from None
-        try:
-            addresses = _unique(_getaddrinfo(name, port, timeout))
-        except TimeoutError:
-            raise
-        except (UnicodeError, OSError) as exc:  # socket.gaierror is an OSError
-            raise GuardRefused("unresolvable", f"Could not resolve {host!r}: {exc}.") from None
-        if not addresses:
-            raise GuardRefused("unresolvable", f"Could not resolve {host!r}: no address.")
+    addresses = ([str(literal)] if literal is not None
+                 else _resolve_name(host, name, port, timeout))
 
     checked: list[IPAddress] = []
     for text in addresses:

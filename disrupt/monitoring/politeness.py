@@ -31,7 +31,7 @@ class SlotLease:
     reserved_start: datetime | None
 
 
-def _dialect_insert(session: Session):  # type: ignore[no-untyped-def]
+def _dialect_insert(session: Session):
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:

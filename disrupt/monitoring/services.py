@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash, ReportedURL
+from disrupt.cases.services import mark_news
 from disrupt.events import picture_seen_online
 from disrupt.hashing.matching import HashRecord
 from disrupt.monitoring import rules as R
@@ -20,6 +21,7 @@ from disrupt.monitoring.models import HostFingerprint, URLCheck
 from disrupt.monitoring.schedule import next_check_at
 from disrupt.monitoring.states import apply_verdict
 from disrupt.platforms.models import Platform
+from disrupt.platforms.waiting import refresh_waiting
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ def claim_due_urls(
         .where(ReportedURL.id.in_(ids))
         .values(lease_owner=worker, lease_expires_at=now + lease)
     )
+    return _claimed(session, ids)
+
+
+def _claimed(session: Session, ids: list[int]) -> list[ClaimedURL]:
+    """What a check needs of each leased URL: its platform's rules and its case's hashes."""
     rows = session.execute(
         select(ReportedURL.id, ReportedURL.url, ReportedURL.next_check_at, ReportedURL.host,
                ReportedURL.case_id, Platform.check_concurrency, Platform.check_spacing_seconds,
@@ -158,8 +165,11 @@ class RecordedCheck:
 
 
 def _apply(url: URLState, outcome: CheckOutcome, *, now: datetime, confirm_after: timedelta,
-           scale: float, invalid_after: timedelta | None) -> str:
-    transition = apply_verdict(url, outcome.verdict, now=now,  # type: ignore[arg-type]
+           scale: float, invalid_after: timedelta | None, removal_moved: set[int]) -> str:
+    """Apply the verdict; a case whose address went in or out of "removed" is added to
+    ``removal_moved`` (its overdue requests may change: platforms.waiting)."""
+    was_removed = url.state == "removed"
+    transition = apply_verdict(url, outcome.verdict, now=now,
                                confirm_after=confirm_after, reason=outcome.reason,
                                rule=outcome.rule, invalid_after=invalid_after)
     url.next_check_at = next_check_at(
@@ -172,6 +182,8 @@ def _apply(url: URLState, outcome: CheckOutcome, *, now: datetime, confirm_after
         retry_after=outcome.retry_after,
         scale=scale,
     )
+    if (url.state == "removed") != was_removed:
+        removal_moved.add(url.case_id)
     return transition
 
 
@@ -188,6 +200,35 @@ def record_check(
     return written[0] if written else None
 
 
+def _held_by(session: Session, url_ids: list[int], worker: str) -> dict[int, URLState]:
+    """The state of the URLs this worker still leases, locked for the batch (PostgreSQL;
+    SQLite's write lock is held from BEGIN IMMEDIATE)."""
+    table = ReportedURL.__table__
+    query = select(*(table.c[name] for name in _READ_COLUMNS)).where(
+        table.c.id.in_(url_ids), table.c.lease_owner == worker)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: URLState(row) for row in session.execute(query)}
+
+
+def _write_batch(session: Session, logs: list[dict[str, Any]], states: list[dict[str, Any]],
+                 worker: str) -> None:
+    """The check log rows and the new states, one executemany each; a URL whose lease or due
+    time moved meanwhile is left as it is."""
+    table = ReportedURL.__table__
+    connection = session.connection()
+    connection.execute(insert(URLCheck.__table__), logs)
+    connection.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == worker,
+               table.c.next_check_at == bindparam("b_due"))
+        # The SET clause also takes every column named in the parameters (the state).
+        # A new check moves the dashboard's figures: stats_dirty (disrupt/dashboard).
+        .values(lease_owner=None, lease_expires_at=None, stats_dirty=True),
+        states,
+    )
+
+
 def record_checks(
     session: Session, results: Sequence[tuple[ClaimedURL, CheckOutcome]], *, worker: str,
     now: datetime, confirm_after: timedelta, scale: float, invalid_after: timedelta | None = None,
@@ -198,27 +239,21 @@ def record_checks(
     with one executemany each."""
     if not results:
         return []
-    table = ReportedURL.__table__
-    query = select(*(table.c[name] for name in _READ_COLUMNS)).where(
-        table.c.id.in_([claim.id for claim, _ in results]),
-        table.c.lease_owner == worker,
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    held = {row.id: URLState(row) for row in session.execute(query)}
+    held = _held_by(session, [claim.id for claim, _ in results], worker)
     written: list[RecordedCheck] = []
     logs: list[dict[str, Any]] = []
     states: list[dict[str, Any]] = []
     reappeared: list[tuple[URLState, CheckOutcome]] = []
     first_seen: list[tuple[URLState, CheckOutcome]] = []
     news: set[int] = set()
+    removal_moved: set[int] = set()
     for claim, outcome in results:
         url = held.pop(claim.id, None)  # pop: a URL twice in one batch is written once
         if url is None or url.next_check_at != claim.due_at:
             continue
         unconfirmed = url.picture_confirmed_at is None
         transition = _apply(url, outcome, now=now, confirm_after=confirm_after, scale=scale,
-                            invalid_after=invalid_after)
+                            invalid_after=invalid_after, removal_moved=removal_moved)
         if unconfirmed and url.picture_confirmed_at is not None and url.state == "online":
             first_seen.append((url, outcome))
         if transition == "reappeared":
@@ -233,20 +268,9 @@ def record_checks(
                                      transition, url.next_check_at))
     if not logs:
         return []
-    connection = session.connection()
-    connection.execute(insert(URLCheck.__table__), logs)
-    connection.execute(
-        update(table)
-        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == worker,
-               table.c.next_check_at == bindparam("b_due"))
-        # The SET clause also takes every column named in the parameters (the state).
-        # A new check moves the dashboard's figures: stats_dirty (disrupt/dashboard).
-        .values(lease_owner=None, lease_expires_at=None, stats_dirty=True),
-        states,
-    )
-    if news:  # the victim hears of it (disrupt/victims/updates.py)
-        connection.execute(update(Case.__table__).where(Case.__table__.c.id.in_(sorted(news)))
-                           .values(news_at=now))
+    _write_batch(session, logs, states, worker)
+    refresh_waiting(session, removal_moved)
+    mark_news(session, news, now=now)
     for url, outcome in reappeared:
         alert_reappearance(session, url, outcome, now=now)
     for url, outcome in first_seen:

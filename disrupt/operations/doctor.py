@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from cryptography.fernet import Fernet
 from sqlalchemy.exc import SQLAlchemyError
 
-from disrupt.config import SETTINGS
+from disrupt.config import RENAMED, SETTINGS, unread_environment
 from disrupt.db import Database, utcnow
 from disrupt.operations.health import HealthLimits, assess
 
@@ -66,13 +66,22 @@ def check_mail(config: Any, _db: Database, _instance: Path) -> Iterable[str]:
 
 
 def check_time_zone(config: Any, _db: Database, _instance: Path) -> Iterable[str]:
-    for name in ("PORTAL_TIMEZONE", "ORGANISATION_TIMEZONE"):
-        if name not in config:
-            continue
-        try:
-            ZoneInfo(str(config[name]))
-        except (ZoneInfoNotFoundError, ValueError):
-            yield f"DISRUPT_{name}={config[name]!r} is not a time zone (e.g. Europe/Paris)"
+    try:
+        ZoneInfo(str(config["ORGANISATION_TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        yield (f"DISRUPT_ORGANISATION_TIMEZONE={config['ORGANISATION_TIMEZONE']!r} is not a "
+               "time zone (e.g. Europe/Paris)")
+
+
+def check_unread_settings(_config: Any, _db: Database, _instance: Path) -> Iterable[str]:
+    """A variable nothing reads leaves the default in force without a word: say so."""
+    for key in unread_environment():
+        old = key.removeprefix("DISRUPT_")
+        if old in RENAMED:
+            yield (f"{key} is no longer read: rename it DISRUPT_{RENAMED[old]} "
+                   "(until then the default applies)")
+        else:
+            yield f"{key} is not a setting of DISRUPT and is ignored: a typo?"
 
 
 def check_organisation(config: Any, _db: Database, _instance: Path) -> Iterable[str]:
@@ -111,7 +120,8 @@ def check_worker(config: Any, db: Database, _instance: Path) -> Iterable[str]:
 
 
 CHECKS: tuple[Check, ...] = (check_keys, check_database, check_mail, check_time_zone,
-                             check_organisation, check_transport_security, check_worker)
+                             check_unread_settings, check_organisation,
+                             check_transport_security, check_worker)
 
 
 def diagnose(config: Any, db: Database, instance: Path) -> list[str]:

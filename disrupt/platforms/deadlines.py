@@ -12,6 +12,7 @@ from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.rules import case_stopped, work_refusal
 from disrupt.platforms.models import (
     AWAITING_ACTION,
+    EscalationStep,
     Platform,
     RemovalRequest,
     removal_request_urls,
@@ -41,6 +42,16 @@ def is_overdue(request: RemovalRequest, case: Case, now: datetime) -> bool:
             and request.deadline_at < now and request.status in AWAITING_ACTION
             and work_refusal(case) is None
             and any(url.state != "removed" for url in request.urls))
+
+
+def is_step_overdue(step: EscalationStep, case: Case, url: ReportedURL,
+                    now: datetime) -> bool:
+    """Whether a web-form rung of the escalation ladder is overdue at ``now``: submitted, its
+    deadline passed with no outcome recorded, its case not stopped and its URL not removed.
+    (A notice rung is its removal request: ``is_overdue``.)"""
+    return (step.status == "submitted" and step.deadline_at is not None
+            and step.deadline_at < now and work_refusal(case) is None
+            and url.state != "removed")
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:

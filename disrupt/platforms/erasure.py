@@ -14,7 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from disrupt.events import case_erased, case_erasure_committed, case_withdrawn
-from disrupt.platforms.models import MailboxMessage, RemovalRequest, RequestReply
+from disrupt.platforms.models import (
+    EscalationStep,
+    MailboxMessage,
+    RemovalRequest,
+    RequestReply,
+)
 from disrupt.platforms.services import CANCEL_REASONS, cancel_queued_requests
 
 ERASED_TEXT = "erased"
@@ -25,6 +30,8 @@ PERSONAL = {
     "request_replies": ("reason", "platform_reference"),
     "mailbox_messages": ("subject", "body", "attachments", "proposed_reason",
                          "platform_reference"),
+    # the prepared text quotes the URL and the platform's answers
+    "escalation_steps": ("prepared_text", "their_reference", "outcome_note"),
 }
 NOT_PERSONAL = {
     # recipient: the platform's address; the key: random, names the outbox file.
@@ -37,6 +44,8 @@ NOT_PERSONAL = {
     "platforms": ("name", "channel", "contact", "jurisdiction", "default_legal_basis",
                   "removal_rules", "notes"),
     "platform_domains": ("domain",),
+    # recipient and form: a company or public body; reference: random
+    "escalation_steps": ("rung", "status", "recipient", "form_url", "language", "reference"),
 }
 
 
@@ -55,6 +64,8 @@ def on_case_erased(case: Any, *, session: Session, now: datetime, **_: object) -
     session.execute(update(MailboxMessage).where(MailboxMessage.request_id.in_(request_ids))
                     .values(subject=ERASED_TEXT, body=None, attachments=[],
                             proposed_reason=None, platform_reference=None))
+    session.execute(update(EscalationStep).where(EscalationStep.case_id == case.id).values(
+        prepared_text=None, their_reference=None, outcome_note=None))
 
 
 def on_erasure_committed(case_id: int, *, session: Session, config: Any,

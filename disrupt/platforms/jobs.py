@@ -16,9 +16,23 @@ from disrupt.dates import format_moment
 from disrupt.db import Database
 from disrupt.platforms.channels import DeliveryError, deliver, send_internal_email
 from disrupt.platforms.deadlines import raise_overdue
-from disrupt.platforms.mailbox import MailboxError, MailboxSettings, fetch_new, parse_message
+from disrupt.platforms.mailbox import (
+    FetchedMessage,
+    MailboxError,
+    MailboxSettings,
+    fetch_new,
+    list_maildir,
+    maildir_folder,
+    parse_message,
+    read_maildir,
+)
 from disrupt.platforms.models import RemovalRequest
-from disrupt.platforms.replies import advance_cursor, file_mailbox_message, mailbox_cursor
+from disrupt.platforms.replies import (
+    advance_cursor,
+    file_mailbox_message,
+    filed_uids,
+    mailbox_cursor,
+)
 from disrupt.platforms.services import (
     PlatformReply,
     claim_queued_requests,
@@ -111,10 +125,17 @@ def raise_overdue_requests(db: Database, config: Any, *, now: Callable[[], datet
 
 
 def read_platform_replies(db: Database, config: Any, *, now: Callable[[], datetime]) -> int:
-    """Read the new e-mails of the organisation's mailbox (IMAP_FOLDER) and file each one:
-    threaded to its request with a proposed status, or in triage. Returns how many were
-    filed. The folder's UIDVALIDITY and last UID read are kept, so nothing is read twice;
-    the mailbox itself is never changed."""
+    """Read the new e-mails of the organisation's mailbox (the Maildir MAILBOX_MAILDIR when
+    it is set, else IMAP_FOLDER over IMAP) and file each one: threaded to its request with a
+    proposed status, or in triage. Returns how many were filed. The mailbox itself is never
+    changed."""
+    if config.get("MAILBOX_MAILDIR"):
+        return read_maildir_replies(db, config, now=now)
+    return read_imap_replies(db, config, now=now)
+
+
+def read_imap_replies(db: Database, config: Any, *, now: Callable[[], datetime]) -> int:
+    """The folder's UIDVALIDITY and last UID read are kept, so nothing is read twice."""
     settings = MailboxSettings.from_config(config)
     with db.session() as session:
         cursor = mailbox_cursor(session, settings.folder)
@@ -127,18 +148,50 @@ def read_platform_replies(db: Database, config: Any, *, now: Callable[[], dateti
         return 0
     if not batch.messages and batch.uidvalidity == seen_validity:
         return 0
+    last = max((m.uid for m in batch.messages),
+               default=after_uid if batch.uidvalidity == seen_validity else 0)
+    return _file_messages(db, settings.folder, batch.uidvalidity, batch.messages, now=now,
+                          cursor_uid=last)
+
+
+def read_maildir_replies(db: Database, config: Any, *, now: Callable[[], datetime]) -> int:
+    """A Maildir has no UIDs: each message is remembered by its key (its file name without
+    the flags), filed under uidvalidity 0, so a restart reads nothing twice."""
+    path = str(config["MAILBOX_MAILDIR"])
+    folder = maildir_folder(path)
+    try:
+        listing = list_maildir(path)
+    except MailboxError as exc:
+        log.warning("mailbox not read: %s", exc)
+        return 0
+    with db.session() as session:
+        known = filed_uids(session, folder=folder, uidvalidity=0, uids=[u for u, _ in listing])
+    fresh = [(uid, key) for uid, key in listing if uid not in known]
+    if not fresh:
+        return 0
+    try:
+        messages = read_maildir(path, fresh)
+    except MailboxError as exc:
+        log.warning("mailbox not read: %s", exc)
+        return 0
+    return _file_messages(db, folder, 0, messages, now=now, cursor_uid=None)
+
+
+def _file_messages(db: Database, folder: str, uidvalidity: int,
+                   messages: list[FetchedMessage], *, now: Callable[[], datetime],
+                   cursor_uid: int | None) -> int:
+    """Parse (outside any transaction) and file ``messages``; with ``cursor_uid``, move the
+    folder's IMAP cursor in the same transaction."""
     parsed = [(m.uid, parse_message(m.raw, headers_only=m.headers_only, size=m.size))
-              for m in batch.messages]
+              for m in messages]
     filed = 0
     at = now()
     with db.session(claim=True) as session:
         for uid, message in parsed:
-            filed += file_mailbox_message(session, folder=settings.folder,
-                                          uidvalidity=batch.uidvalidity, uid=uid,
-                                          parsed=message, now=at) is not None
-        last = max((uid for uid, _ in parsed),
-                   default=after_uid if batch.uidvalidity == seen_validity else 0)
-        advance_cursor(session, folder=settings.folder, uidvalidity=batch.uidvalidity,
-                       last_uid=last, now=at)
+            filed += file_mailbox_message(session, folder=folder, uidvalidity=uidvalidity,
+                                          uid=uid, parsed=message, now=at) is not None
+        if cursor_uid is not None:
+            advance_cursor(session, folder=folder, uidvalidity=uidvalidity,
+                           last_uid=cursor_uid, now=at)
         session.commit()
     return filed

@@ -1,9 +1,10 @@
-"""Reading the organisation's mailbox over IMAP (TLS only), and making a message safe to keep:
-its text (HTML turned into text in one pass), its attachments' names and SHA-256 (never
-their bytes). The mailbox is written by outsiders, so everything is bounded: messages per
-run, bytes per message, MIME parts and depth, characters kept, time spent parsing. Nothing
-is ever changed in the mailbox: the folder is opened read-only and bodies are read with
-BODY.PEEK, so not even the \\Seen flag moves."""
+"""Reading the organisation's mailbox over IMAP (TLS only) or from a Maildir on this machine,
+and making a message safe to keep: its text (HTML turned into text in one pass), its
+attachments' names and SHA-256 (never their bytes). The mailbox is written by outsiders, so
+everything is bounded: messages per run, bytes per message, MIME parts and depth, characters
+kept, time spent parsing. Nothing is ever changed in the mailbox: the IMAP folder is opened
+read-only and bodies are read with BODY.PEEK, so not even the \\Seen flag moves; a Maildir's
+files are only opened for reading (never moved from new/ to cur/, flagged or deleted)."""
 from __future__ import annotations
 
 import contextlib
@@ -16,6 +17,8 @@ import email.utils
 import hashlib
 import html
 import imaplib
+import mailbox
+import os
 import re
 import ssl
 import time
@@ -128,7 +131,7 @@ def fetch_new(settings: MailboxSettings, *, uidvalidity: int | None, after_uid: 
         messages: list[FetchedMessage] = []
         if uids:
             status, data = imap.uid("FETCH", ",".join(map(str, uids)), "(RFC822.SIZE)")
-            sizes = {uid: int(_SIZE.search(line).group(1))  # type: ignore[union-attr]
+            sizes = {uid: int(_SIZE.search(line).group(1))
                      for uid, (line, _) in _fetched_bytes(data).items() if _SIZE.search(line)}
             for uid in uids:
                 size = sizes.get(uid, MAX_MESSAGE_BYTES + 1)
@@ -144,6 +147,83 @@ def fetch_new(settings: MailboxSettings, *, uidvalidity: int | None, after_uid: 
         raise MailboxError(f"IMAP {settings.folder!r}: {exc}") from exc
     finally:
         _close(imap)
+
+
+# --- a Maildir on this machine --------------------------------------------------------------
+
+def maildir_folder(path: str) -> str:
+    """The name a Maildir's messages are filed under (``mailbox_messages.folder``)."""
+    name = "maildir:" + os.path.abspath(path)
+    if len(name) > 200:
+        name = "maildir:sha256:" + hashlib.sha256(name.encode()).hexdigest()
+    return name
+
+
+def maildir_uid(key: str) -> int:
+    """A message's number in ``mailbox_messages.uid``: the first 63 bits of the SHA-256 of
+    its Maildir key (its file name without the ":2,FLAGS" part), so it stays the same when
+    another mail client marks it read or moves it from new/ to cur/."""
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8", "replace")).digest()[:8]) >> 1
+
+
+def _open_maildir(path: str) -> mailbox.Maildir:
+    if not all(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new")):
+        raise MailboxError(f"{path!r} is not a Maildir (no cur/ and new/ folders)")
+    return mailbox.Maildir(path, factory=None, create=False)
+
+
+def list_maildir(path: str) -> list[tuple[int, str]]:
+    """(uid, key) of every message in the Maildir (new/ and cur/), oldest delivery first
+    as far as the keys tell."""
+    try:
+        keys = _open_maildir(path).keys()
+    except OSError as exc:
+        raise MailboxError(f"Maildir {path!r}: {exc}") from exc
+    return sorted(((maildir_uid(key), key) for key in keys),
+                  key=lambda item: _delivery_order(item[1]))
+
+
+_KEY_TIME = re.compile(r"(\d{1,12})\.([^.]*)")
+_KEY_MICROSECONDS = re.compile(r"M(\d{1,6})")
+
+
+def _delivery_order(key: str) -> tuple[int, int, str]:
+    """A key starts with its delivery time in seconds ("1733400000.M123456P42Q1.host" for
+    Python and Dovecot, "…V801I2a3bM123456.host" for Postfix); the microseconds are not
+    zero-padded, so they are compared as numbers. Other keys sort first, by name."""
+    found = _KEY_TIME.match(key)
+    if found is None:
+        return 0, 0, key
+    micro = _KEY_MICROSECONDS.search(found.group(2))
+    return int(found.group(1)), int(micro.group(1)) if micro else 0, key
+
+
+def read_maildir(path: str, wanted: list[tuple[int, str]],
+                 limit: int | None = None) -> list[FetchedMessage]:
+    """Up to ``limit`` messages of ``wanted`` (uid, key), read-only and bounded like the
+    IMAP path: a message over MAX_MESSAGE_BYTES is read up to its headers. A message that
+    cannot be opened (gone since the listing, unreadable) is skipped, so it never holds up
+    the ones after it."""
+    box = _open_maildir(path)
+    limit = MAX_MESSAGES_PER_RUN if limit is None else limit
+    messages: list[FetchedMessage] = []
+    for uid, key in wanted:
+        if len(messages) >= limit:
+            break
+        try:
+            with contextlib.closing(box.get_file(key)) as fh:
+                fh.seek(0, 2)
+                size = fh.tell()
+                fh.seek(0)
+                headers_only = size > MAX_MESSAGE_BYTES
+                raw = fh.read(MAX_HEADER_BYTES if headers_only else MAX_MESSAGE_BYTES)
+        except (KeyError, OSError):
+            continue
+        if headers_only:
+            end = raw.find(b"\r\n\r\n") if b"\r\n\r\n" in raw else raw.find(b"\n\n")
+            raw = raw if end < 0 else raw[:end + 2]  # the headers, as IMAP's BODY[HEADER]
+        messages.append(FetchedMessage(uid, raw, size, headers_only))
+    return messages
 
 
 def _quoted(folder: str) -> str:
@@ -256,6 +336,24 @@ def parse_message(raw: bytes, *, headers_only: bool = False, size: int | None = 
             message = email.parser.BytesHeaderParser().parsebytes(raw[:MAX_HEADER_BYTES])
         except Exception:  # noqa: BLE001 - outsiders' bytes: keep nothing rather than crash
             return parsed
+    _read_headers(parsed, message)
+    if headers_only:
+        if not parsed.problems:
+            parsed.problems.append(f"too large ({size or len(raw)} bytes): only its headers "
+                                   "were read")
+        return parsed
+    texts, htmls = _read_parts(parsed, message, deadline=deadline, clock=clock)
+    if not texts and htmls:
+        texts = [html_to_text(h) for h in htmls]
+    body = "\n\n".join(t.replace("\r\n", "\n").strip() for t in texts if t.strip())
+    if len(body) > MAX_BODY_CHARS:
+        body = body[:MAX_BODY_CHARS]
+        parsed.problems.append(f"text cut at {MAX_BODY_CHARS} characters")
+    parsed.body = body.replace("\x00", "")
+    return parsed
+
+
+def _read_headers(parsed: ParsedMessage, message: email.message.Message) -> None:
     parsed.message_id = _header(message, "Message-ID", 300)
     parsed.sender = _header(message, "From", 300)
     parsed.subject = _header(message, "Subject", 300)
@@ -266,11 +364,12 @@ def parse_message(raw: bytes, *, headers_only: bool = False, size: int | None = 
         parsed.sent_at = date.astimezone(UTC) if date.tzinfo else date.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError, OverflowError):
         parsed.sent_at = None
-    if headers_only:
-        if not parsed.problems:
-            parsed.problems.append(f"too large ({size or len(raw)} bytes): only its headers "
-                                   "were read")
-        return parsed
+
+
+def _read_parts(parsed: ParsedMessage, message: email.message.Message, *, deadline: float,
+                clock: Any) -> tuple[list[str], list[str]]:
+    """The plain-text and HTML parts' text; attachments' names and digests into ``parsed``.
+    Walked without recursion, up to MAX_PARTS parts, MAX_DEPTH levels and the deadline."""
     texts: list[str] = []
     htmls: list[str] = []
     stack: list[tuple[email.message.Message, int]] = [(message, 0)]
@@ -302,11 +401,4 @@ def parse_message(raw: bytes, *, headers_only: bool = False, size: int | None = 
                 texts.append(_decoded(part)[:MAX_BODY_CHARS])
         except (RecursionError, ValueError, LookupError, TypeError, AttributeError) as exc:
             parsed.problems.append(f"a part could not be read ({type(exc).__name__})")
-    if not texts and htmls:
-        texts = [html_to_text(h) for h in htmls]
-    body = "\n\n".join(t.replace("\r\n", "\n").strip() for t in texts if t.strip())
-    if len(body) > MAX_BODY_CHARS:
-        body = body[:MAX_BODY_CHARS]
-        parsed.problems.append(f"text cut at {MAX_BODY_CHARS} characters")
-    parsed.body = body.replace("\x00", "")
-    return parsed
+    return texts, htmls

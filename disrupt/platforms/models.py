@@ -184,3 +184,46 @@ class MailboxCursor(Base):
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime]
+
+
+#: A web-form rung: prepared (text ready), submitted by a caseworker, then its outcome.
+#: A notice rung's step is "notice": its state is its removal request's.
+STEP_STATUSES = ("prepared", "submitted", "accepted", "refused", "notice")
+STEP_OUTCOMES = ("accepted", "refused")
+
+
+class EscalationStep(Base):
+    """One rung of a reported URL's escalation ladder beyond the platform
+    (disrupt/platforms/ladder.py): a notice to the host, CDN or registrar (``request_id``,
+    sent through the outbox), or a web form (search-engine delisting, regulator, DSA art. 20
+    and 21) whose prepared text the caseworker submits and records, with its deadline."""
+
+    __tablename__ = "escalation_steps"
+    __table_args__ = (UniqueConstraint("reported_url_id", "rung"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    reported_url_id: Mapped[int] = mapped_column(
+        ForeignKey("reported_urls.id", ondelete="CASCADE"), index=True)
+    rung: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("removal_requests.id", ondelete="SET NULL"), index=True)
+    #: who it goes to (a company or public body) and its form
+    recipient: Mapped[str] = mapped_column(String(200))
+    form_url: Mapped[str | None] = mapped_column(String(500))
+    language: Mapped[str] = mapped_column(String(5))
+    #: opaque, like a notice's: never the victim's case reference
+    reference: Mapped[str] = mapped_column(String(40))
+    prepared_text: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    submitted_at: Mapped[datetime | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deadline_at: Mapped[datetime | None] = mapped_column(index=True)
+    their_reference: Mapped[str | None] = mapped_column(String(120))
+    outcome_at: Mapped[datetime | None]
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    request: Mapped[RemovalRequest | None] = relationship()

@@ -153,9 +153,16 @@ def referral_summary(
             f"   {t['state']}{colon}{states.get(url.state, url.state)}{semi}"
             f"{t['requests']}{colon}{', '.join(sent) or t['none']}",
         ]
-    lines += ["", f"{t['hashes']}{colon.rstrip()}"]
-    active = [h for h in case.hashes if h.status == "active"]
-    for h in active:
+    lines += ["", f"{t['hashes']}{colon.rstrip()}", *_hash_lines(case, lang)]
+    return "\n".join(lines) + "\n"
+
+
+def _hash_lines(case: Case, lang: str) -> list[str]:
+    """One line per active fingerprint, every hash it has; or the words for none."""
+    t, colon = _TEXT[lang], _TEXT[lang][": "]
+    semi = "\u00a0; " if lang == "fr" else "; "
+    lines = []
+    for h in (h for h in case.hashes if h.status == "active"):
         parts = [f"SHA-256 {h.sha256}"]
         if h.pdq:
             parts.append(f"PDQ {h.pdq}")
@@ -164,9 +171,7 @@ def referral_summary(
         if h.phash:
             parts.append(f"pHash {h.phash}")
         lines.append(f"- {_KIND_WORDS[lang].get(h.kind, h.kind)}{colon}" + semi.join(parts))
-    if not active:
-        lines.append(t["no_hashes"])
-    return "\n".join(lines) + "\n"
+    return lines or [t["no_hashes"]]
 
 
 def record_referral(
@@ -217,7 +222,7 @@ def close_referral(
     closed = session.execute(
         update(Referral).where(Referral.id == referral.id, Referral.closed_at.is_(None))
         .values(closed_at=now, closed_by_id=closed_by_id, outcome=text or None))
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
+    if closed.rowcount != 1:
         raise ValueError("this referral is already closed")
     case.updated_at = now
     session.flush()

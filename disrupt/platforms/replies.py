@@ -56,6 +56,18 @@ def mailbox_cursor(session: Session, folder: str) -> MailboxCursor | None:
     return session.get(MailboxCursor, folder)
 
 
+def filed_uids(session: Session, *, folder: str, uidvalidity: int, uids: list[int],
+               chunk: int = 500) -> set[int]:
+    """Which of ``uids`` of this folder were filed already (a Maildir has no cursor: what was
+    read is remembered message by message)."""
+    found: set[int] = set()
+    for start in range(0, len(uids), chunk):
+        found.update(session.scalars(select(MailboxMessage.uid).where(
+            MailboxMessage.folder == folder, MailboxMessage.uidvalidity == uidvalidity,
+            MailboxMessage.uid.in_(uids[start:start + chunk]))))
+    return found
+
+
 def file_mailbox_message(
     session: Session, *, folder: str, uidvalidity: int, uid: int, parsed: ParsedMessage,
     now: datetime,

@@ -144,6 +144,26 @@ PLATFORM_FIELDS = ("name", "domains", "channel", "contact", "jurisdiction", "dea
                    "trusted_flagger", "default_legal_basis", "removal_rules", "notes")
 
 
+def _checked_domains(session: Session, name: str, fields: dict[str, Any],
+                     platform: Platform | None) -> list[str] | None:
+    """The normalised, free domains of ``fields``; None when they are not being changed."""
+    if "domains" not in fields:
+        if platform is None:
+            raise PlatformError(f"{name}: a platform needs at least one domain", "domains")
+        return None
+    raw_domains = fields["domains"]
+    if isinstance(raw_domains, str) or not isinstance(raw_domains, list | tuple):
+        raise PlatformError(f"{name}: domains must be a list", "domains")
+    try:
+        domains = list(dict.fromkeys(normalize_domain(str(d)) for d in raw_domains))
+    except PlatformError as exc:
+        raise PlatformError(f"{name}: {exc}", "domains") from exc
+    if not domains:
+        raise PlatformError(f"{name}: a platform needs at least one domain", "domains")
+    _domains_free(session, domains, platform)
+    return domains
+
+
 def _apply(session: Session, platform: Platform | None, fields: dict[str, Any]) -> Platform:
     unknown = set(fields) - set(PLATFORM_FIELDS)
     if unknown:
@@ -176,19 +196,7 @@ def _apply(session: Session, platform: Platform | None, fields: dict[str, Any]) 
     if not isinstance(trusted, bool):
         raise PlatformError(f"{name}: trusted_flagger must be true or false", "trusted_flagger")
     rules = normalize_removal_rules(fields.get("removal_rules", target.removal_rules))
-    if "domains" in fields:
-        raw_domains = fields["domains"]
-        if isinstance(raw_domains, str) or not isinstance(raw_domains, list | tuple):
-            raise PlatformError(f"{name}: domains must be a list", "domains")
-        try:
-            domains = list(dict.fromkeys(normalize_domain(str(d)) for d in raw_domains))
-        except PlatformError as exc:
-            raise PlatformError(f"{name}: {exc}", "domains") from exc
-        if not domains:
-            raise PlatformError(f"{name}: a platform needs at least one domain", "domains")
-        _domains_free(session, domains, platform)
-    elif platform is None:
-        raise PlatformError(f"{name}: a platform needs at least one domain", "domains")
+    domains = _checked_domains(session, name, fields, platform)
     target.name = name
     target.channel = channel
     target.contact = contact
@@ -199,7 +207,7 @@ def _apply(session: Session, platform: Platform | None, fields: dict[str, Any]) 
     target.removal_rules = rules
     notes = fields.get("notes", target.notes)
     target.notes = str(notes).strip() or None if notes is not None else None
-    if "domains" in fields:
+    if domains is not None:
         existing = {d.domain: d for d in target.domains}
         target.domains = [existing.get(d) or PlatformDomain(domain=d) for d in domains]
     if platform is None:
@@ -331,13 +339,15 @@ def queue_removal_request(
     session: Session, *, case: Case, platform: Platform, urls: list[ReportedURL],
     legal_basis: str, language: str, notifier: Notifier, now: datetime,
     created_by_id: int | None = None, explanation: str | None = None, scale: float = 1.0,
-    intimacy_confirmed: bool = False,
+    intimacy_confirmed: bool = False, escalation: bool = False,
 ) -> RemovalRequest:
     """Render and validate the notice, then put it in the outbox (e-mail, API): the worker
     sends it. A web-form platform's notice is recorded as sent by the caseworker who pasted
-    it into the form, with its deadline from now."""
+    it into the form, with its deadline from now. An ``escalation`` (platforms/escalation.py)
+    goes to the host, CDN or registrar of URLs that belong to another platform."""
     ensure_work_allowed(case, NoticeError)
-    foreign = [u.url for u in urls if u.platform_id != platform.id or u.case_id != case.id]
+    foreign = [u.url for u in urls if u.case_id != case.id
+               or (u.platform_id != platform.id and not escalation)]
     if foreign:
         raise NoticeError(f"URLs not on {platform.name} in this case: {', '.join(foreign)}")
     covered = open_requests_by_url(session, [u.id for u in urls], platform.id)

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from disrupt.accounts.access import role_required
-from disrupt.cases.models import Case, Referral
+from disrupt.cases.models import Case, Referral, ReportedURL
 from disrupt.cases.rules import CaseStopped, work_refusal
 from disrupt.platforms.catalogue import export_platforms, import_catalogue, import_platforms
 from disrupt.platforms.deadlines import (
@@ -103,9 +103,33 @@ def _visible_request(request_id: int) -> RemovalRequest:
 
 # --- a new removal request: preview, edit, queue ---------------------------------------------
 
+def _queue_notice(case: Case, platform: Platform, urls: list[ReportedURL],
+                  form: NoticeForm) -> RemovalRequest | None:
+    """Queue the previewed notice (audited); None with the reason in the form's errors."""
+    chosen = [u for u in urls if u.id in set(form.url_ids.data)]
+    try:
+        removal_request = queue_removal_request(
+            db_session(), case=case, platform=platform, urls=chosen,
+            legal_basis=form.legal_basis.data, language=form.language.data,
+            notifier=_notifier(), now=now(), created_by_id=current_user.id,
+            explanation=form.explanation.data, scale=_scale(),
+            intimacy_confirmed=form.intimacy_confirmed.data,
+        )
+    except NoticeError as exc:
+        form.form_errors.append(f"Not queued: {exc}")
+        return None
+    db_session().flush()
+    audit("queue_removal_request", removal_request, case_id=case.id, urls=len(chosen),
+          legal_basis=removal_request.legal_basis, channel=removal_request.channel)
+    flash(f"Removal request to {platform.name} recorded as sent."
+          if removal_request.status == "sent"
+          else f"Removal request queued for {platform.name}: the worker sends it.")
+    return removal_request
+
+
 @bp.route("/cases/<int:case_id>/platforms/<int:platform_id>/notice", methods=["GET", "POST"])
 @role_required()
-def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
+def new_request(case_id: int, platform_id: int):
     """The notice as the platform will get it; the caseworker picks URLs, basis, language,
     adds a paragraph, and queues it. Reached from the case page's form (GET)."""
     case = _visible_case(case_id)
@@ -126,28 +150,9 @@ def new_request(case_id: int, platform_id: int):  # type: ignore[no-untyped-def]
     status = 200
     if request.method == "POST" and request.form.get("action") == "queue":
         if form.validate_on_submit():
-            chosen = [u for u in urls if u.id in set(form.url_ids.data)]
-            session_ = db_session()
-            try:
-                removal_request = queue_removal_request(
-                    session_, case=case, platform=platform, urls=chosen,
-                    legal_basis=form.legal_basis.data, language=form.language.data,
-                    notifier=_notifier(), now=now(), created_by_id=current_user.id,
-                    explanation=form.explanation.data, scale=_scale(),
-                    intimacy_confirmed=form.intimacy_confirmed.data,
-                )
-            except NoticeError as exc:
-                form.form_errors.append(f"Not queued: {exc}")
-            else:
-                session_.flush()
-                audit("queue_removal_request", removal_request, case_id=case.id,
-                      urls=len(chosen), legal_basis=removal_request.legal_basis,
-                      channel=removal_request.channel)
-                flash(f"Removal request to {platform.name} recorded as sent."
-                      if removal_request.status == "sent"
-                      else f"Removal request queued for {platform.name}: the worker sends it.")
-                return redirect(url_for("platforms.request_page",
-                                        request_id=removal_request.id))
+            queued = _queue_notice(case, platform, urls, form)
+            if queued is not None:
+                return redirect(url_for("platforms.request_page", request_id=queued.id))
         status = 400
     chosen = [u for u in urls if u.id in set(form.url_ids.data or [])]
     notice, missing, problem = None, [], work_refusal(case)
@@ -187,7 +192,7 @@ def _mailbox_form(message: MailboxMessage) -> ReplyForm:
 
 @bp.get("/requests/<int:request_id>")
 @role_required()
-def request_page(request_id: int, reply_form: ReplyForm | None = None, status: int = 200,  # type: ignore[no-untyped-def]
+def request_page(request_id: int, reply_form: ReplyForm | None = None, status: int = 200,
                  mailbox_form: tuple[int, ReplyForm] | None = None):
     removal_request = _visible_request(request_id)
     case = db_session().get(Case, removal_request.case_id)
@@ -208,7 +213,7 @@ def request_page(request_id: int, reply_form: ReplyForm | None = None, status: i
 
 @bp.post("/requests/<int:request_id>/reply")
 @role_required()
-def record_reply_view(request_id: int):  # type: ignore[no-untyped-def]
+def record_reply_view(request_id: int):
     removal_request = _visible_request(request_id)
     form = ReplyForm()
     if form.validate_on_submit():
@@ -228,7 +233,7 @@ def record_reply_view(request_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/requests/<int:request_id>/follow-up")
 @role_required()
-def follow_up(request_id: int):  # type: ignore[no-untyped-def]
+def follow_up(request_id: int):
     original = _visible_request(request_id)
     if ActionForm().validate_on_submit():
         try:
@@ -246,7 +251,7 @@ def follow_up(request_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/requests/<int:request_id>/retry")
 @role_required()
-def retry(request_id: int):  # type: ignore[no-untyped-def]
+def retry(request_id: int):
     removal_request = _visible_request(request_id)
     if ActionForm().validate_on_submit():
         try:
@@ -272,7 +277,7 @@ def _mailbox_message(message_id: int) -> MailboxMessage:
 
 @bp.post("/mailbox/<int:message_id>/confirm")
 @role_required()
-def confirm_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
+def confirm_mailbox_view(message_id: int):
     """The caseworker confirms (or corrects) the status the worker proposed for an e-mail."""
     message = _mailbox_message(message_id)
     if message.request_id is None:
@@ -297,7 +302,7 @@ def confirm_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/mailbox/<int:message_id>/dismiss")
 @role_required()
-def dismiss_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
+def dismiss_mailbox_view(message_id: int):
     message = _mailbox_message(message_id)
     back = url_for("platforms.request_page", request_id=message.request_id) \
         if message.request_id else url_for("platforms.mailbox_triage")
@@ -316,7 +321,7 @@ def dismiss_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/mailbox/")
 @role_required()
-def mailbox_triage(attach_form: tuple[int, AttachForm] | None = None, status: int = 200):  # type: ignore[no-untyped-def]
+def mailbox_triage(attach_form: tuple[int, AttachForm] | None = None, status: int = 200):
     """E-mails from the mailbox that name no request of ours."""
     messages = triage_messages(db_session())
     forms = {m.id: AttachForm(prefix=f"a{m.id}", formdata=None) for m in messages}
@@ -328,7 +333,7 @@ def mailbox_triage(attach_form: tuple[int, AttachForm] | None = None, status: in
 
 @bp.post("/mailbox/<int:message_id>/attach")
 @role_required()
-def attach_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
+def attach_mailbox_view(message_id: int):
     message = _mailbox_message(message_id)
     form = AttachForm(prefix=f"a{message.id}")
     if form.validate_on_submit():
@@ -361,7 +366,7 @@ def attach_mailbox_view(message_id: int):  # type: ignore[no-untyped-def]
 
 @bp.get("/requests/")
 @role_required()
-def attention():  # type: ignore[no-untyped-def]
+def attention():
     """Overdue requests (the worker raises them on its own) and failed sends."""
     session_ = db_session()
     overdue = overdue_requests(session_, now=now(), assignee_id=_own_cases_only())
@@ -373,7 +378,7 @@ def attention():  # type: ignore[no-untyped-def]
 
 @bp.get("/platforms/deadlines")
 @role_required()
-def deadlines():  # type: ignore[no-untyped-def]
+def deadlines():
     records = deadline_records(db_session(), now=now())
     return render_template("platforms/deadlines.html", records=records,
                            share=ROUTINE_MISS_SHARE, minimum=ROUTINE_MIN_REQUESTS)
@@ -383,7 +388,7 @@ def deadlines():  # type: ignore[no-untyped-def]
 
 @bp.get("/platforms/")
 @role_required()
-def platform_list():  # type: ignore[no-untyped-def]
+def platform_list():
     platforms = list(db_session().scalars(
         select(Platform).options(selectinload(Platform.domains)).order_by(Platform.name)))
     return render_template("platforms/list.html", platforms=platforms,
@@ -422,7 +427,7 @@ def _fill(form: PlatformForm, platform: Platform) -> None:
 @bp.route("/platforms/new", methods=["GET", "POST"])
 @bp.route("/platforms/<int:platform_id>/edit", methods=["GET", "POST"])
 @role_required("admin")
-def edit_platform(platform_id: int | None = None):  # type: ignore[no-untyped-def]
+def edit_platform(platform_id: int | None = None):
     session_ = db_session()
     platform = None
     if platform_id is not None:
@@ -454,7 +459,7 @@ def edit_platform(platform_id: int | None = None):  # type: ignore[no-untyped-de
 
 @bp.get("/platforms/export.yaml")
 @role_required("admin")
-def export_yaml():  # type: ignore[no-untyped-def]
+def export_yaml():
     text = export_platforms(db_session())
     audit("export_platforms", None)
     return Response(text, mimetype="application/yaml", headers={
@@ -468,7 +473,7 @@ def _short(text: str, limit: int = 300) -> str:
 
 @bp.post("/platforms/import")
 @role_required("admin")
-def import_yaml():  # type: ignore[no-untyped-def]
+def import_yaml():
     form = ImportForm()
     catalogue = request.form.get("source") == "catalogue"
     if catalogue and not ActionForm().validate_on_submit():
@@ -500,7 +505,7 @@ def import_yaml():  # type: ignore[no-untyped-def]
 
 @bp.route("/cases/<int:case_id>/referral", methods=["GET", "POST"])
 @role_required()
-def referral(case_id: int):  # type: ignore[no-untyped-def]
+def referral(case_id: int):
     """A ready-to-paste summary for PHAROS, a partner hotline or the police, and the record of
     when it was sent."""
     case = _visible_case(case_id)
@@ -548,7 +553,7 @@ def referral(case_id: int):  # type: ignore[no-untyped-def]
 
 @bp.post("/cases/<int:case_id>/referrals/<int:referral_id>/close")
 @role_required()
-def close_referral_view(case_id: int, referral_id: int):  # type: ignore[no-untyped-def]
+def close_referral_view(case_id: int, referral_id: int):
     """The authorities answered or dropped the referral; a legal hold placed for it ends.
     Allowed after the victim stopped the case, so that the hold can still end."""
     case = _visible_case(case_id)

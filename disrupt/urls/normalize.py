@@ -254,8 +254,8 @@ def _normalise_query(query: str, host: str) -> str:
     return "&".join(kept)
 
 
-def normalize_url(raw: str) -> str:
-    """The canonical form of a pasted address; raises :class:`InvalidURL`."""
+def _cleaned(raw: str) -> str:
+    """The pasted text, trimmed, without line breaks; refused when empty, huge or invisible."""
     if not isinstance(raw, str):
         raise InvalidURL("Please enter a web address as text.")
     text = raw.strip()
@@ -270,7 +270,11 @@ def normalize_url(raw: str) -> str:
     if _CONTROL_RE.search(text):
         raise InvalidURL("This address contains invisible control characters. "
                          "Please copy it again from your browser's address bar.")
+    return text
 
+
+def _scheme_and_rest(text: str) -> tuple[str, str]:
+    """("http" or "https", what follows "scheme:"); a bare site name gets https://."""
     m = _SCHEME_RE.match(text)
     if text.startswith(("//", "\\\\")):
         text = "https:" + text
@@ -299,14 +303,11 @@ def normalize_url(raw: str) -> str:
             f"Only web addresses starting with https:// or http:// can be checked "
             f"(this one starts with {scheme}:)."
         )
-    rest = text[m.end():]
+    return scheme, text[m.end():]
 
-    rest, _, _fragment = rest.partition("#")
-    before_query, question, query = rest.partition("?")
-    before_query = before_query.replace("\\", "/").lstrip("/")
-    authority, slash, path = before_query.partition("/")
-    path = slash + path
 
+def _host_and_port(authority: str, scheme: str) -> tuple[str, int | None]:
+    """The normalised host, and the port unless it is the scheme's default."""
     if "@" in authority:
         raise InvalidURL(
             "This address contains a user name or password before the site name "
@@ -336,6 +337,18 @@ def normalize_url(raw: str) -> str:
         port = int(port_text)
     if port == {"http": 80, "https": 443}[scheme]:
         port = None
+    return host, port
+
+
+def normalize_url(raw: str) -> str:
+    """The canonical form of a pasted address; raises :class:`InvalidURL`."""
+    scheme, rest = _scheme_and_rest(_cleaned(raw))
+    rest, _, _fragment = rest.partition("#")
+    before_query, question, query = rest.partition("?")
+    before_query = before_query.replace("\\", "/").lstrip("/")
+    authority, slash, path = before_query.partition("/")
+    path = slash + path
+    host, port = _host_and_port(authority, scheme)
 
     path = _remove_dot_segments(_percent_normalise(path or "/", _PATH_SAFE))
     query = _normalise_query(query, host) if question else ""

@@ -30,10 +30,11 @@ from disrupt.cases.services import (
 from disrupt.events import case_erased, case_withdrawn, require_listeners
 from disrupt.platforms.models import RemovalRequest, removal_request_urls
 from disrupt.security import (
-    DUMMY_HASH,
+    DUMMY_CODE_HASH,
     DataCipher,
     canonical_code,
-    hash_secret,
+    code_needs_rehash,
+    hash_code,
     new_case_reference,
     new_case_secret,
     verify_secret,
@@ -68,7 +69,7 @@ def open_case(
             break
     case = Case(
         reference=reference,
-        secret_hash=hash_secret(canonical_code(secret)),
+        secret_hash=hash_code(canonical_code(secret)),
         status="new",
         age_group=age_group,
         reporter=reporter,
@@ -103,10 +104,12 @@ def find_case_by_credentials(session: Session, reference: str, secret: str) -> C
     """The case when reference and secret match; the same work is done when they do not."""
     case = session.scalar(select(Case).where(Case.reference == format_reference(reference)))
     if case is None or case.secret_hash is None:
-        verify_secret(DUMMY_HASH, canonical_code(secret))
+        verify_secret(DUMMY_CODE_HASH, canonical_code(secret))
         return None
     if not verify_secret(case.secret_hash, canonical_code(secret)):
         return None
+    if code_needs_rehash(case.secret_hash):  # a case opened before the code parameters
+        case.secret_hash = hash_code(canonical_code(secret))
     return case
 
 

@@ -49,7 +49,7 @@ class ClaimedUpdate:
     key: str
 
 
-def _due(now: datetime, min_gap: timedelta, worker: str):  # type: ignore[no-untyped-def]
+def _due(now: datetime, min_gap: timedelta, worker: str):
     u = VictimUpdate
     return and_(
         Case.news_at.is_not(None), Case.contact_encrypted.is_not(None),
@@ -63,7 +63,7 @@ def _due(now: datetime, min_gap: timedelta, worker: str):  # type: ignore[no-unt
     )
 
 
-def _confirmed_address():  # type: ignore[no-untyped-def]
+def _confirmed_address():
     """Never to an address its owner has not confirmed (disrupt/victims/confirmation.py)."""
     return select(ContactConfirmation.case_id).where(
         ContactConfirmation.case_id == Case.id,

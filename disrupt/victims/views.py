@@ -133,12 +133,12 @@ def _current_case() -> Case | None:
 
 
 @bp.get("/")
-def home():  # type: ignore[no-untyped-def]
+def home():
     return render_template("victims/home.html")
 
 
 @bp.post("/language")
-def choose_language():  # type: ignore[no-untyped-def]
+def choose_language():
     form = LanguageForm()
     if form.validate_on_submit():
         session[LANGUAGE_KEY] = form.language.data
@@ -182,7 +182,7 @@ def _case_full_message(full: CaseFull) -> str:
 
 
 @bp.route("/case/new", methods=["GET", "POST"])
-def new_case():  # type: ignore[no-untyped-def]
+def new_case():
     config = current_app.config
     form = _limit(OpenCaseForm(organisation=config["ORGANISATION_NAME"]),
                   per_case_urls=config["VICTIM_URLS_PER_CASE"],
@@ -227,7 +227,7 @@ def new_case():  # type: ignore[no-untyped-def]
 
 
 @bp.get("/case/created")
-def case_created():  # type: ignore[no-untyped-def]
+def case_created():
     """The reference and secret of the case just opened. A reload (or another language)
     shows them again in this browser for a few minutes, never opens a second case; they
     leave the cookie once she follows her case or leaves the site."""
@@ -255,7 +255,7 @@ def _slow_down(session_: Session, reference_key: str, moment: datetime) -> None:
 
 @bp.route("/case/follow", methods=["GET", "POST"])
 @commits_refusals
-def follow_case():  # type: ignore[no-untyped-def]
+def follow_case():
     form = FollowCaseForm()
     error = None
     status = 200
@@ -294,7 +294,7 @@ def follow_case():  # type: ignore[no-untyped-def]
     return render_template("victims/follow.html", form=form, error=error), status
 
 
-def _status_page(case: Case, **forms: Any):  # type: ignore[no-untyped-def]
+def _status_page(case: Case, **forms: Any):
     session_ = db_session()
     forms.setdefault("url_form", AddURLsForm(formdata=None))
     forms.setdefault("images_form", AddImagesForm(formdata=None))
@@ -313,7 +313,7 @@ def _status_page(case: Case, **forms: Any):  # type: ignore[no-untyped-def]
 
 
 @bp.get("/case")
-def case_status():  # type: ignore[no-untyped-def]
+def case_status():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -321,7 +321,7 @@ def case_status():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/case/evidence")
-def choose_evidence_pictures():  # type: ignore[no-untyped-def]
+def choose_evidence_pictures():
     """The victim agrees, or no longer agrees, that the pictures are kept for the police."""
     case = _current_case()
     if case is None:
@@ -332,7 +332,7 @@ def choose_evidence_pictures():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/case/urls")
-def add_case_urls():  # type: ignore[no-untyped-def]
+def add_case_urls():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -361,7 +361,7 @@ def add_case_urls():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/case/images")
-def add_case_images():  # type: ignore[no-untyped-def]
+def add_case_images():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -383,7 +383,7 @@ def add_case_images():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/case/messages")
-def send_message():  # type: ignore[no-untyped-def]
+def send_message():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -397,7 +397,7 @@ def send_message():  # type: ignore[no-untyped-def]
 
 
 @bp.post("/case/contact/forget")
-def stop_updates():  # type: ignore[no-untyped-def]
+def stop_updates():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -410,7 +410,7 @@ def stop_updates():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/case/withdraw", methods=["GET", "POST"])
-def withdraw():  # type: ignore[no-untyped-def]
+def withdraw():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -428,7 +428,7 @@ def withdraw():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/case/erase", methods=["GET", "POST"])
-def erase():  # type: ignore[no-untyped-def]
+def erase():
     case = _current_case()
     if case is None:
         return redirect(url_for("victims.follow_case"))
@@ -448,7 +448,7 @@ def erase():  # type: ignore[no-untyped-def]
 
 
 @bp.route("/case/contact/confirm/<token>", methods=["GET", "POST"])
-def confirm_contact_address(token: str):  # type: ignore[no-untyped-def]
+def confirm_contact_address(token: str):
     """The link of the confirmation e-mail. GET only shows a button: mail scanners open
     links, and only the victim's own click may confirm."""
     form = FlaskForm()  # the CSRF token only
@@ -461,7 +461,7 @@ def confirm_contact_address(token: str):  # type: ignore[no-untyped-def]
 
 
 @bp.post("/case/leave")
-def leave_case():  # type: ignore[no-untyped-def]
+def leave_case():
     """End the case page's session (also sent by the "Leave this site" button): a copy of
     the cookie opens nothing afterwards."""
     _forget_case("left")

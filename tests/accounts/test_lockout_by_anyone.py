@@ -30,7 +30,7 @@ EMAIL = "cw@example.org"
 ATTACKER = {"REMOTE_ADDR": "192.0.2.66"}
 
 
-def _password_step(client, password=PASSWORD):  # type: ignore[no-untyped-def]
+def _password_step(client, password=PASSWORD):
     return post_form(client, "/console/login", {"email": EMAIL, "password": password})
 
 
@@ -83,7 +83,7 @@ def test_guessing_from_many_clients_slows_the_account_down_within_a_bound(app, d
 
 
 @contextmanager
-def _request_transaction(db, barrier):  # type: ignore[no-untyped-def]
+def _request_transaction(db, barrier):
     """A form post's transaction. On PostgreSQL each request has read the user before the
     others write (the race); SQLite takes the write lock at BEGIN, so requests queue."""
     if db.is_sqlite:
@@ -95,7 +95,7 @@ def _request_transaction(db, barrier):  # type: ignore[no-untyped-def]
         yield session
 
 
-def _in_threads(count, work):  # type: ignore[no-untyped-def]
+def _in_threads(count, work):
     """Run work(barrier) in `count` threads that start together; their results."""
     barrier = threading.Barrier(count)
     results: list[object] = [None] * count

@@ -14,19 +14,19 @@ EMAIL = "cw@example.org"
 NEW = "a brand new passphrase"
 
 
-def _change(client, current, new, repeated=None):  # type: ignore[no-untyped-def]
+def _change(client, current, new, repeated=None):
     return post_form(client, "/console/account/password",
                      {"current": current, "new": new, "repeated": repeated or new},
                      token_from="/console/account")
 
 
-def _events(db, action):  # type: ignore[no-untyped-def]
+def _events(db, action):
     with db.session() as session:
         return session.scalar(select(func.count()).select_from(AuditEvent)
                               .where(AuditEvent.action == action))
 
 
-def _password_step(app, password):  # type: ignore[no-untyped-def]
+def _password_step(app, password):
     return post_form(app.test_client(), "/console/login", {"email": EMAIL, "password": password})
 
 

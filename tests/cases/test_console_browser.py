@@ -13,7 +13,7 @@ from disrupt.db import utcnow
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform
 from disrupt.victims.services import open_case
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.live import serve
 from tests.support.web import console_login_in_browser
 

@@ -13,7 +13,7 @@ from disrupt.cases.models import ReportedURL
 from disrupt.cases.services import first_check_at
 from disrupt.db import utcnow
 from tests.cases.test_console import _case
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.staff import staff_client
 from tests.support.web import post_form
 from tests.victims.test_portal import follow, open_case

@@ -20,7 +20,6 @@ withdrawal and erasure through the real victim services.
 """
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 from disrupt.cases.models import Case, ReportedURL
@@ -29,6 +28,7 @@ from disrupt.monitoring.states import apply_verdict
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform
 from disrupt.victims.services import erase_case, withdraw_case
+from tests.support.factories import add_url, make_case, make_request
 
 CONFIRM = timedelta(hours=1)
 NOW = datetime(2026, 1, 20, 0, 0, tzinfo=UTC)
@@ -41,20 +41,13 @@ def at(text: str) -> datetime:
 
 
 def _case(session, name: str, created: str, age_group: str = "adult") -> Case:
-    case = Case(reference=f"TEST-{name}", secret_hash="x", status="in_progress",
-                age_group=age_group, created_at=at(created), updated_at=at(created))
-    session.add(case)
-    session.flush()
-    return case
+    return make_case(session, now=at(created), reference=f"TEST-{name}", secret_hash="x",
+                     age_group=age_group)
 
 
 def _url(session, case: Case, name: str, platform, created: str) -> ReportedURL:
     host = platform.domains[0].domain if platform else "unknown.test"
-    url = ReportedURL(case=case, url=f"https://{host}/{name}", host=host, platform=platform,
-                      state="pending", created_at=at(created), next_check_at=at(created))
-    session.add(url)
-    session.flush()
-    return url
+    return add_url(session, case, f"https://{host}/{name}", now=at(created), platform=platform)
 
 
 def _checks(session, url: ReportedURL, *checks: tuple[str, str]) -> None:
@@ -67,16 +60,8 @@ def _checks(session, url: ReportedURL, *checks: tuple[str, str]) -> None:
 
 def _request(session, case: Case, platform, urls: list[ReportedURL], basis: str, sent: str,
              status: str = "sent") -> RemovalRequest:
-    sent_at = at(sent)
-    request = RemovalRequest(
-        case_id=case.id, platform_id=platform.id, legal_basis=basis, language="en",
-        channel="email", recipient="abuse@example.test", subject="s", body="b",
-        idempotency_key=uuid.uuid4().hex, status=status, created_at=sent_at, sent_at=sent_at,
-        deadline_at=sent_at + timedelta(hours=platform.deadline_hours))
-    request.urls = list(urls)
-    session.add(request)
-    session.flush()
-    return request
+    return make_request(session, case, platform, urls, sent_at=at(sent), legal_basis=basis,
+                        status=status)
 
 
 def build(session, *, fold=None) -> dict[str, int]:

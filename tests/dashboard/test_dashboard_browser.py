@@ -8,8 +8,8 @@ import pytest
 from disrupt.accounts.services import create_user, enrol_totp
 from disrupt.dashboard.jobs import fold_changed_urls
 from disrupt.db import utcnow
-from tests.conftest import make_test_app
 from tests.dashboard import fixture
+from tests.support.apps import make_test_app
 from tests.support.live import serve
 from tests.support.web import console_login_in_browser
 from tests.victims.test_portal_browser import axe_source  # noqa: F401  (fixture)

@@ -50,3 +50,35 @@ def test_hosting_tables_in_the_report(console, db):  # noqa: F811
     assert {row["key"] for row in report["hosting"]["country"]} >= {"NL", "US"}
     french = console.get("/console/dashboard/report/2026?lang=fr").get_data(as_text=True)
     assert "Où les contenus étaient hébergés" in french and "une plateforme connue" in french
+
+
+def test_a_url_only_delisted_counts_apart_never_as_removed(db):
+    """Issue 16: hidden from search results is not removed; the report counts it apart."""
+    from sqlalchemy import select
+
+    from disrupt.cases.models import ReportedURL
+    from disrupt.dashboard.jobs import fold_changed_urls
+    from disrupt.platforms.models import EscalationStep
+
+    with db.session() as session:
+        fixture.build(session)
+        _traces(session)
+        session.commit()
+    fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1.0})
+    year = dict(since=date(2025, 1, 1), until=date(2027, 1, 1))
+    with db.session() as session:
+        before = {row["key"]: row for row in hosting_figures(session, **year)["country"]}
+        u2 = session.scalar(select(ReportedURL).where(ReportedURL.url.endswith("/u2")))
+        assert u2.state == "online"
+        now = utcnow()
+        for rung, status in (("google", "accepted"), ("bing", "refused")):
+            session.add(EscalationStep(case_id=u2.case_id, reported_url_id=u2.id, rung=rung,
+                                       status=status, recipient=rung, language="en",
+                                       reference=f"R-{rung}", created_at=now,
+                                       submitted_at=now, outcome_at=now))
+        session.commit()
+        after = {row["key"]: row for row in hosting_figures(session, **year)["country"]}
+    assert before["NL"]["delisted_only"] == 0
+    assert after["NL"]["delisted_only"] == 1
+    assert after["NL"]["removed"] == before["NL"]["removed"]
+    assert after["NL"]["takedown_rate"] == before["NL"]["takedown_rate"]

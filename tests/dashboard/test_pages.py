@@ -24,7 +24,7 @@ from tests.support.web import login
 PASSWORD = "correct horse 42"
 
 
-def _console_client(app, db):  # type: ignore[no-untyped-def]
+def _console_client(app, db):
     with db.session() as session:
         fixture.build(session)
         create_user(session, email="cw@example.org", name="Casey", password=PASSWORD,

@@ -64,7 +64,7 @@ def _open(app, db, url: str, *, age_group: str = "adult", image: bytes | None = 
         return case.id
 
 
-def _warc_records(app, capture: Capture) -> list:  # type: ignore[type-arg]
+def _warc_records(app, capture: Capture) -> list:
     path = Path(app.config["EVIDENCE_DIR"]) / capture.file_name
     sealed = path.read_bytes()
     plain = app.extensions["disrupt.cipher"].decrypt_bytes(sealed)
@@ -82,7 +82,7 @@ def test_a_verified_url_is_captured_encrypted_as_a_valid_warc(app, db, site):
     site.routes["/thread"] = (200, PAGE, "text/html; charset=utf-8")
     original = site.handle
 
-    def handle(h, path):  # type: ignore[no-untyped-def]
+    def handle(h, path):
         if path == "/start":
             h.redirect(site.url("/thread"))
         else:
@@ -204,7 +204,7 @@ def test_the_chain_detects_an_altered_a_removed_and_an_inserted_entry(db, tmp_pa
         s.rollback()
 
 
-def _stored_capture(app, db, site, **kw) -> int:  # type: ignore[no-untyped-def]
+def _stored_capture(app, db, site, **kw) -> int:
     site.routes["/thread"] = (200, PAGE, "text/html; charset=utf-8")
     case_id = _open(app, db, site.url("/thread"), **kw)
     with db.session() as s:

@@ -37,7 +37,7 @@ PAGE = (b"<html><head><title>Thread</title></head><body><h1>Posted</h1>"
 
 
 @pytest.fixture
-def site():  # type: ignore[no-untyped-def]
+def site():
     server = Site("127.0.0.4").start()
     server.routes["/thread"] = (200, PAGE, "text/html; charset=utf-8")
     yield server
@@ -45,14 +45,14 @@ def site():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def caseworker(app) -> tuple[Any, int]:  # type: ignore[no-untyped-def]
+def caseworker(app) -> tuple[Any, int]:
     user_id = make_user(app, "cw@example.org")
     client = app.test_client()
     login(client, "cw@example.org", PASSWORD)
     return client, user_id
 
 
-def _captured_case(app, db, site) -> int:  # type: ignore[no-untyped-def]
+def _captured_case(app, db, site) -> int:
     """An adult's case whose page was captured, with a code the victim follows it with."""
     with db.session() as s:
         case, _ = open_case(s, age_group="adult", language="fr", consent_notices=True,
@@ -69,7 +69,7 @@ def _captured_case(app, db, site) -> int:  # type: ignore[no-untyped-def]
     return case_id
 
 
-def _referral(db, case_id: int, recipient: str) -> int:  # type: ignore[no-untyped-def]
+def _referral(db, case_id: int, recipient: str) -> int:
     with db.session() as s:
         referral = Referral(case_id=case_id, recipient=recipient, sent_at=utcnow(),
                             summary="Summary as sent.")
@@ -78,18 +78,18 @@ def _referral(db, case_id: int, recipient: str) -> int:  # type: ignore[no-untyp
         return referral.id
 
 
-def _place_hold(client, case_id: int, referral_id: int) -> None:  # type: ignore[no-untyped-def]
+def _place_hold(client, case_id: int, referral_id: int) -> None:
     response = post_form(client, f"/console/cases/{case_id}/evidence/hold",
                          {"referral_id": referral_id}, token_from=f"/console/cases/{case_id}")
     assert response.status_code == 302
 
 
-def _close(client, case_id: int, referral_id: int, outcome: str = ""):  # type: ignore[no-untyped-def]
+def _close(client, case_id: int, referral_id: int, outcome: str = ""):
     return post_form(client, f"/console/cases/{case_id}/referrals/{referral_id}/close",
                      {"outcome": outcome}, token_from=f"/console/cases/{case_id}/referral")
 
 
-def _victim(app, db, case_id: int):  # type: ignore[no-untyped-def]
+def _victim(app, db, case_id: int):
     with db.session() as s:
         reference = s.get(Case, case_id).reference
     victim = app.test_client()

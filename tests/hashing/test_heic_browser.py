@@ -92,7 +92,7 @@ def test_heic_hashes_under_the_portals_content_security_policy(browser, sqlite_u
     ('wasm-unsafe-eval' on its script only), and nothing is fetched from elsewhere."""
     import base64
 
-    from tests.conftest import make_test_app
+    from tests.support.apps import make_test_app
     from tests.support.live import serve
 
     app = make_test_app(sqlite_url, tmp_path)

@@ -285,7 +285,7 @@ def test_empty_index_and_validation() -> None:
     with pytest.raises(ValueError):
         index.add_many([(1, "0" * 64), (2, " " + "0" * 63)])
     with pytest.raises(TypeError):
-        index.add("1", "0" * 64)  # type: ignore[arg-type]
+        index.add("1", "0" * 64)
     with pytest.raises(ValueError):
         index.add(2**63, "0" * 64)
     assert len(index) == 0

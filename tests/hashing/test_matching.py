@@ -167,4 +167,4 @@ def test_malformed_hashes_raise() -> None:
 def test_records_are_frozen() -> None:
     record = HashRecord(1, PDQ, 80, PHASH, SHA)
     with pytest.raises(FrozenInstanceError):
-        record.pdq = None  # type: ignore[misc]
+        record.pdq = None

@@ -13,7 +13,8 @@ from disrupt.db import Database
 from disrupt.monitoring.checker import Checker, CheckSettings
 from disrupt.monitoring.engine import DatabaseFingerprints
 from disrupt.monitoring.jobs import run_due_checks
-from tests.monitoring.conftest import monitor_config, seed_case
+from tests.support.apps import monitor_config
+from tests.support.factories import make_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SECRET_PATH = "/private-victim-path/holiday-photo-4711"
@@ -38,7 +39,7 @@ def test_a_checker_error_logs_the_id_and_not_the_url(mdb, caplog, tmp_path):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}{SECRET_PATH}"
     with mdb.session() as session:
-        seed_case(session, urls=[url], now=T0)
+        make_case(session, urls=[url], now=T0)
         session.commit()
     config = monitor_config()
     # A fingerprint store on a database without tables: the checker raises mid-check.

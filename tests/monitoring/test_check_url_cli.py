@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from disrupt.db import Database
 from disrupt.demo.behaviours import BehaviourServer
-from tests.monitoring.conftest import seed_case
+from tests.support.factories import make_case
 from tests.test_cli import run
 
 
@@ -17,7 +17,7 @@ def test_check_url_with_case_compares_media(tmp_path, case_image, other_image):
         assert run("init", "--no-admin", tmp_path=tmp_path).returncode == 0
         db = Database(f"sqlite:///{tmp_path / 'instance' / 'disrupt.sqlite3'}")
         with db.session() as session:
-            reference = seed_case(session, urls=[], now=datetime.now(UTC),
+            reference = make_case(session, urls=[], now=datetime.now(UTC),
                                   images=[case_image]).reference
             session.commit()
         db.dispose()

@@ -197,7 +197,7 @@ def server() -> Iterator[_Server]:
 def get(url: str, **kwargs: object) -> FetchResult:
     kwargs.setdefault("allow_loopback", True)
     kwargs.setdefault("timeout", 10.0)
-    return fetch(url, user_agent=UA, **kwargs)  # type: ignore[arg-type]
+    return fetch(url, user_agent=UA, **kwargs)
 
 
 class CountingTransport(httpx.BaseTransport):
@@ -370,12 +370,12 @@ def test_connects_to_the_checked_address_resolving_once(
     answers = iter(["127.0.0.1", "10.0.0.1", "10.0.0.1"])
     lookups: list[str] = []
 
-    def fake(host: str, *args: object, **kwargs: object) -> list[tuple]:  # type: ignore[type-arg]
+    def fake(host: str, *args: object, **kwargs: object) -> list[tuple]:
         if host == "victim.example":
             lookups.append(host)
             ip = next(answers)
             return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, args[0] if args else 0))]
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+        return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
     r = get(f"http://victim.example:{server.port}/echo")

@@ -229,7 +229,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
     table: dict[str, list[str]] = {}
     real = socket.getaddrinfo
 
-    def fake(host: str, port: object, *args: object, **kwargs: object) -> list[tuple]:  # type: ignore[type-arg]
+    def fake(host: str, port: object, *args: object, **kwargs: object) -> list[tuple]:
         if host in table:
             out = []
             for ip in table[host]:
@@ -237,7 +237,7 @@ def fake_dns(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
                 out.append((fam, socket.SOCK_STREAM, 6, "", (ip, port)))
             return out
         if host == "localhost":
-            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+            return real(host, port, *args, **kwargs)
         pytest.fail(f"unexpected DNS lookup of {host!r}")
 
     monkeypatch.setattr(socket, "getaddrinfo", fake)
@@ -339,7 +339,7 @@ def test_resolve_host_refuses_bad_port_before_resolving(fake_dns: dict[str, list
 def test_resolve_host_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     import time
 
-    def slow(*args: object, **kwargs: object) -> list[tuple]:  # type: ignore[type-arg]
+    def slow(*args: object, **kwargs: object) -> list[tuple]:
         time.sleep(2)
         return []
 

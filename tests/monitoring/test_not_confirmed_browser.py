@@ -19,8 +19,8 @@ from disrupt.monitoring.jobs import run_due_checks
 from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.services import Notifier, add_platform, queue_removal_request
 from disrupt.victims.services import open_case
-from tests.conftest import make_test_app
 from tests.monitoring.test_judgement import Site, jpeg, page
+from tests.support.apps import make_test_app
 from tests.support.live import serve
 from tests.support.web import console_login_in_browser
 

@@ -11,7 +11,8 @@ from disrupt.cases.models import ReportedURL
 from disrupt.demo.behaviours import _BaseSite, _Handler
 from disrupt.monitoring.jobs import run_due_checks
 from disrupt.monitoring.models import HostSlot, URLCheck
-from tests.monitoring.conftest import monitor_config, seed_case
+from tests.support.apps import monitor_config
+from tests.support.factories import make_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -47,7 +48,7 @@ def test_pictures_on_a_cdn_keep_the_cdns_spacing(mdb, case_image):
     try:
         urls = [forum.url(f"/t/{i}") for forum in forums for i in range(2)]
         with mdb.session() as session:
-            seed_case(session, urls=urls, now=T0, images=[case_image])
+            make_case(session, urls=urls, now=T0, images=[case_image])
             session.commit()
         config = monitor_config(HOST_CONCURRENCY=4, HOST_SPACING_SECONDS=0.25,
                                 CHECK_CONCURRENCY=8)

@@ -13,7 +13,8 @@ from disrupt.cases.models import ReportedURL
 from disrupt.monitoring.engine import HostGate
 from disrupt.monitoring.jobs import run_due_checks
 from disrupt.monitoring.politeness import SlotWant, release_slots
-from tests.monitoring.conftest import monitor_config, seed_case
+from tests.support.apps import monitor_config
+from tests.support.factories import make_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 ITEM = re.compile(r"/item/[0-9]{1,6}")  # the soft-404 probe is /item/<8 digits>
@@ -93,7 +94,7 @@ def test_engine_keeps_concurrency_and_spacing(mdb):
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
         with mdb.session() as session:
-            seed_case(session, urls=[f"{base}/item/{i}" for i in range(6)], now=T0)
+            make_case(session, urls=[f"{base}/item/{i}" for i in range(6)], now=T0)
             session.commit()
         _Recorder.starts, _Recorder.peak = [], 0
         config = monitor_config(HOST_CONCURRENCY=2, HOST_SPACING_SECONDS=0.2,

@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.models import URLCheck
-from tests.conftest import _truncate_postgres, make_test_app
+from tests.support.apps import make_test_app, truncate_postgres
 
 ITEM = re.compile(r"/item/[0-9]{1,6}")  # the soft-404 probe is /item/<8 digits>
 
@@ -86,7 +86,7 @@ class _Sites:
             server.server_close()
 
 
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def _wait(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -96,7 +96,7 @@ def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-unty
 
 def test_three_workers_one_killed(postgres_server_url, tmp_path):
     url = postgres_server_url
-    _truncate_postgres(url)
+    truncate_postgres(url)
     sites = _Sites()
     sites.start()
     db = Database(url)

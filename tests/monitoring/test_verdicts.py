@@ -13,7 +13,8 @@ from disrupt.demo.behaviours import BehaviourServer, SoftNotFoundServer
 from disrupt.monitoring.jobs import run_due_checks
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.models import Platform, PlatformDomain
-from tests.monitoring.conftest import monitor_config, seed_case
+from tests.support.apps import monitor_config
+from tests.support.factories import make_case
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -91,7 +92,7 @@ def test_behaviour_table(mdb, sites, case_image):
         platform.domains = [PlatformDomain(domain="127.0.0.1")]
         session.add(platform)
         session.flush()
-        seed_case(session, urls=list(urls.values()), now=T0, images=[case_image],
+        make_case(session, urls=list(urls.values()), now=T0, images=[case_image],
                   platform_id=platform.id)
         session.commit()
 
@@ -161,7 +162,7 @@ def test_reappearance_is_flagged_and_reopens_the_case(mdb, sites, case_image):
     main.gone.add("/media/ok.jpg")
     try:
         with mdb.session() as session:
-            case = seed_case(session, urls=[url], now=T0, images=[case_image], status="closed")
+            case = make_case(session, urls=[url], now=T0, images=[case_image], status="closed")
             session.commit()
             case_id = case.id
         t1, t2 = T0 + timedelta(seconds=1), T0 + timedelta(hours=1, seconds=1)

@@ -19,7 +19,7 @@ from disrupt.cases.models import Case, MediaHash, ReportedURL
 from disrupt.db import Database, utcnow
 from disrupt.monitoring.models import URLCheck
 from disrupt.security import DataCipher
-from tests.conftest import _pg_admin_conninfo, make_test_app
+from tests.support.apps import make_test_app, pg_admin_conninfo
 
 TABLES = (Case, MediaHash, ReportedURL, URLCheck, AuditEvent)
 
@@ -65,11 +65,11 @@ def empty_target(database_url, tmp_path):
         yield f"sqlite:///{tmp_path / 'restored' / 'disrupt.sqlite3'}"
         return
     name = f"disrupt_restore_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
+    with psycopg.connect(pg_admin_conninfo(), autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     from sqlalchemy.engine import make_url
     yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as admin:
+    with psycopg.connect(pg_admin_conninfo(), autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

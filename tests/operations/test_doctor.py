@@ -9,7 +9,7 @@ import sys
 from disrupt.db import utcnow
 from disrupt.demo.simulator import NoticeMailbox, free_port
 from disrupt.operations.health import beat
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 
 GOOD = {"MAIL_TRANSPORT": "smtp", "ORGANISATION_NAME": "Example Hotline",
         "ORGANISATION_EMAIL": "notices@hotline.example.org",
@@ -40,14 +40,19 @@ def test_a_well_set_instance_and_each_problem(database_url, tmp_path):
         bad = _doctor(database_url, tmp_path, SMTP_PORT=free_port(),
                       ORGANISATION_TIMEZONE="Mars/Base",
                       PUBLIC_URL="http://hotline.example.org/", ALLOW_LOOPBACK=1,
-                      MAIL_TRANSPORT="smtp", HEARTBEAT_STALE_TICKS=0)
+                      MAIL_TRANSPORT="smtp", HEARTBEAT_STALE_TICKS=0,
+                      PORTAL_TIMEZONE="Europe/Paris", ORGANISATION_TIMEZNE="Europe/Paris")
     finally:
         mailbox.stop()
         app.extensions["disrupt.db"].dispose()
     assert bad.returncode == 1
     lines = bad.stdout.strip().splitlines()
     expected = ["data_key can be read by other users", "does not accept us",
-                "'Mars/Base' is not a time zone", "ORGANISATION_NAME is the demo's",
+                "'Mars/Base' is not a time zone",
+                "DISRUPT_PORTAL_TIMEZONE is no longer read: rename it "
+                "DISRUPT_ORGANISATION_TIMEZONE",
+                "DISRUPT_ORGANISATION_TIMEZNE is not a setting of DISRUPT and is ignored",
+                "ORGANISATION_NAME is the demo's",
                 "ORGANISATION_EMAIL is not a real address", "PUBLIC_URL is not https",
                 "ALLOW_LOOPBACK is on", "No worker seen for"]
     for fragment in expected:

@@ -9,12 +9,13 @@ import sys
 import time
 from datetime import timedelta
 
-from disrupt.cases.models import Case, ReportedURL
+from disrupt.cases.models import ReportedURL
 from disrupt.db import utcnow
 from disrupt.operations.health import HealthLimits, assess, beat
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
+from tests.support.factories import add_url, make_case
 from tests.support.staff import staff_client
 
 LIMITS = HealthLimits(tick_seconds=1.0, stale_ticks=3, check_lag_seconds=3600)
@@ -68,10 +69,8 @@ def test_late_checks_and_failed_sends_are_problems(app, db):
         beat(session, worker="w1", started_at=now, now=now)
         platform = add_platform(session, name="PicShare", domains=["picshare.test"],
                                 contact="abuse@picshare.test")
-        case = Case(reference="HEALTH-1", status="in_progress", created_at=now, updated_at=now)
-        stopped = Case(reference="HEALTH-2", status="withdrawn", created_at=now, updated_at=now)
-        session.add_all([case, stopped])
-        session.flush()
+        case = make_case(session, now=now, reference="HEALTH-1")
+        stopped = make_case(session, now=now, reference="HEALTH-2", status="withdrawn")
         session.add_all([
             ReportedURL(case_id=case.id, url="https://picshare.test/a", host="picshare.test",
                         created_at=now, next_check_at=now - timedelta(hours=3)),
@@ -104,13 +103,9 @@ def test_metrics_need_the_token_and_name_no_case(database_url, tmp_path):
     db = app.extensions["disrupt.db"]
     now = utcnow()
     with db.session() as session:
-        case = Case(reference="DSR-METRICS", status="in_progress", created_at=now,
-                    updated_at=now)
-        session.add(case)
-        session.flush()
-        session.add(ReportedURL(case_id=case.id, url="https://victim-host.test/p/SENTINEL",
-                                host="victim-host.test", state="online", check_count=4,
-                                created_at=now, next_check_at=now + timedelta(days=1)))
+        case = make_case(session, now=now, reference="DSR-METRICS")
+        add_url(session, case, "https://victim-host.test/p/SENTINEL", now=now, state="online",
+                check_count=4, next_check_at=now + timedelta(days=1))
         session.commit()
     client = app.test_client()
     assert client.get("/metrics").status_code == 401

@@ -2,29 +2,22 @@
 simulated receivers."""
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import Case, MediaHash
-from disrupt.cases.services import add_reported_url
+from disrupt.cases.models import Case
 from disrupt.platforms.notices import Notifier
+from tests.support import factories
 
 NOTIFIER = Notifier("Test hotline", "notices@hotline.example", trusted_flagger=True)
-PDQ = "ab" * 32
+PDQ = factories.PDQ
 
 
 def make_case(session: Session, urls: list[str], *, now: datetime, age_group: str = "adult",
               language: str = "en", assignee_id: int | None = None) -> Case:
-    case = Case(reference=f"T-{uuid.uuid4().hex[:8].upper()}", age_group=age_group,
-                language=language, consent_notices=True, created_at=now, updated_at=now,
-                assignee_id=assignee_id)
-    session.add(case)
-    session.flush()
-    session.add(MediaHash(case=case, kind="image", pdq=PDQ, pdq_quality=90, sha256="cd" * 32,
-                          pipeline="test", created_at=now))
-    for url in urls:
-        add_reported_url(session, case, url, reported_by="caseworker", now=now)
-    session.flush()
+    """A case with one fingerprint whose URLs were reported by a caseworker."""
+    case = factories.make_case(session, now=now, age_group=age_group, language=language,
+                               assignee_id=assignee_id, consent_notices=True, hashes=1)
+    factories.report_urls(session, case, urls, now=now)
     return case

@@ -13,8 +13,8 @@ from disrupt.db import utcnow
 from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.conftest import make_test_app
 from tests.platforms.support import NOTIFIER, make_case
+from tests.support.apps import make_test_app
 
 INTERNAL_ANSWER = "internal-admin-token-4711 " * 40
 
@@ -51,7 +51,7 @@ def internal():
     server.server_close()
 
 
-def _queue(db, endpoint: str) -> int:  # type: ignore[no-untyped-def]
+def _queue(db, endpoint: str) -> int:
     now = utcnow()
     with db.session() as session:
         platform = add_platform(session, name="Internal", domains=["internal.example"],
@@ -64,7 +64,7 @@ def _queue(db, endpoint: str) -> int:  # type: ignore[no-untyped-def]
         return request.id
 
 
-def _request(db, request_id: int) -> RemovalRequest:  # type: ignore[no-untyped-def]
+def _request(db, request_id: int) -> RemovalRequest:
     with db.session() as session:
         return session.scalar(select(RemovalRequest).where(RemovalRequest.id == request_id))
 

@@ -2,8 +2,6 @@
 urls_reported event (cases imports no platform code)."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from disrupt.cases.models import Case
@@ -12,14 +10,11 @@ from disrupt.db import utcnow
 from disrupt.events import urls_reported
 from disrupt.platforms.attachment import on_urls_reported
 from disrupt.platforms.services import add_platform
+from tests.support.factories import make_case
 
 
-def _case(session, now) -> Case:  # type: ignore[no-untyped-def]
-    case = Case(reference=f"T-{uuid.uuid4().hex[:8].upper()}", age_group="adult",
-                language="en", created_at=now, updated_at=now)
-    session.add(case)
-    session.flush()
-    return case
+def _case(session, now) -> Case:
+    return make_case(session, now=now, status="new")
 
 
 def test_pasted_addresses_are_attached_to_the_platform_of_their_host(db):

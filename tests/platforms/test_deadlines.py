@@ -20,8 +20,8 @@ from disrupt.platforms.services import (
     queue_removal_request,
     record_reply,
 )
-from tests.conftest import make_test_app
 from tests.platforms.support import NOTIFIER, make_case
+from tests.support.apps import make_test_app
 
 
 @pytest.fixture

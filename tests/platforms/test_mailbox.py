@@ -23,8 +23,8 @@ from disrupt.platforms.mailbox import html_to_text, parse_message
 from disrupt.platforms.models import MailboxCursor, MailboxMessage, RemovalRequest
 from disrupt.platforms.reply_rules import propose_status
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.conftest import make_test_app
 from tests.platforms.support import NOTIFIER, make_case
+from tests.support.apps import make_test_app
 from tests.support.web import csrf_token, login
 
 PASSWORD = "correct horse 42"

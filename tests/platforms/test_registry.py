@@ -155,7 +155,7 @@ platforms:
 
 
 def test_yaml_round_trip(database_url, tmp_path):
-    from tests.conftest import make_test_app
+    from tests.support.apps import make_test_app
 
     app = make_test_app(database_url, tmp_path)
     db = app.extensions["disrupt.db"]

@@ -18,8 +18,8 @@ from disrupt.demo.simulator import NoticeMailbox, SimulatedPlatform, free_port
 from disrupt.platforms.jobs import CRASH_EXIT_STATUS, send_queued_notices
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.conftest import make_test_app
 from tests.platforms.support import NOTIFIER, make_case
+from tests.support.apps import make_test_app
 
 ROOT = Path(__file__).resolve().parents[2]
 

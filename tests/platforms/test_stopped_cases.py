@@ -30,8 +30,8 @@ from disrupt.platforms.services import (
     retry_failed_request,
 )
 from disrupt.victims.services import erase_case, withdraw_case
-from tests.conftest import make_test_app
 from tests.platforms.support import NOTIFIER, make_case
+from tests.support.apps import make_test_app
 from tests.support.web import CSRF_RE, login, post_form
 
 PASSWORD = "correct horse 42"

@@ -21,8 +21,8 @@ from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.services import add_platform
 from disrupt.tracing.models import HostTrace
-from tests.conftest import make_test_app
 from tests.platforms.support import make_case
+from tests.support.apps import make_test_app
 from tests.support.staff import staff_client
 from tests.support.web import csrf_token
 

@@ -16,8 +16,8 @@ from disrupt.db import utcnow
 from disrupt.platforms.jobs import send_queued_notices
 from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.services import add_platform
-from tests.conftest import make_test_app
 from tests.platforms.support import PDQ, make_case
+from tests.support.apps import make_test_app
 from tests.support.web import csrf_token, login, post_form
 
 PASSWORD = "correct horse 42"

@@ -8,19 +8,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from disrupt.cases.models import Case, ReportedURL
 from disrupt.db import utcnow
 from disrupt.tracing.jobs import trace_due_hosts
 from disrupt.tracing.models import HostTrace
 from disrupt.tracing.rdap import Bootstrap, RDAPAnswer, RDAPError, parse_domain, parse_network
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
+from tests.support.factories import add_url, make_case
 from tests.support.staff import staff_client
-from tests.tracing.rdap_servers import SITE_IP, RDAPWorld
+from tests.tracing.rdap_servers import SITE_IP, TestWorld
 
 
 @pytest.fixture(scope="module")
 def world():
-    servers = RDAPWorld()
+    servers = TestWorld()
     yield servers
     servers.stop()
 
@@ -34,16 +34,12 @@ def test_trace_a_host_through_redirects_and_a_rate_limit(database_url, tmp_path,
     host = "www.victimsite.test"
     now = utcnow()
     with db.session() as s:
-        case = Case(reference="DSR-TRACE", status="in_progress", created_at=now,
-                    updated_at=now)
-        s.add(case)
-        s.flush()
+        case = make_case(s, now=now, reference="DSR-TRACE")
         # a name (its registrar is looked up; the name does not resolve here, so the
         # resolver is given) and the bare address of the same site (its home page is asked)
-        s.add(ReportedURL(case_id=case.id, url=f"http://{host}/p/1", host=host,
-                          created_at=now, next_check_at=now + timedelta(days=1)))
-        s.add(ReportedURL(case_id=case.id, url=f"http://{SITE_IP}:{world.site.port}/p/2",
-                          host=SITE_IP, created_at=now, next_check_at=now + timedelta(days=1)))
+        later = now + timedelta(days=1)
+        add_url(s, case, f"http://{host}/p/1", now=now, next_check_at=later)
+        add_url(s, case, f"http://{SITE_IP}:{world.site.port}/p/2", now=now, next_check_at=later)
         s.commit()
         case_id = case.id
     resolve = {host: [SITE_IP]}.__getitem__
@@ -99,12 +95,8 @@ def test_the_guard_refuses_private_addresses_for_tracing(sqlite_url, tmp_path, w
     db = app.extensions["disrupt.db"]
     now = utcnow()
     with db.session() as s:
-        case = Case(reference="DSR-TRACE2", status="in_progress", created_at=now,
-                    updated_at=now)
-        s.add(case)
-        s.flush()
-        s.add(ReportedURL(case_id=case.id, url="http://intranet.victimsite.test/x",
-                          host="intranet.victimsite.test", created_at=now, next_check_at=now))
+        case = make_case(s, now=now, reference="DSR-TRACE2")
+        add_url(s, case, "http://intranet.victimsite.test/x", now=now)
         s.commit()
     trace_due_hosts(db, app.config, worker="w1", now=lambda: now,
                     resolve={"intranet.victimsite.test": ["10.1.2.3"]}.__getitem__)
@@ -163,11 +155,9 @@ def test_the_site_is_asked_only_in_its_politeness_turn(sqlite_url, tmp_path, wor
     db = app.extensions["disrupt.db"]
     now = utcnow()
     with db.session() as s:
-        case = Case(reference="DSR-TURN", status="in_progress", created_at=now, updated_at=now)
-        s.add(case)
-        s.flush()
-        s.add(ReportedURL(case_id=case.id, url=f"http://{SITE_IP}:{world.site.port}/p/2",
-                          host=SITE_IP, created_at=now, next_check_at=now + timedelta(days=1)))
+        case = make_case(s, now=now, reference="DSR-TURN")
+        add_url(s, case, f"http://{SITE_IP}:{world.site.port}/p/2", now=now,
+                next_check_at=now + timedelta(days=1))
         s.commit()
     checks = HostGate(db, holder="checking-worker", lease=timedelta(seconds=60))
     held = checks.try_acquire(SITE_IP, 1, 0.0)

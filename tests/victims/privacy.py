@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-import disrupt.models  # noqa: F401  (every table in the metadata)
+import disrupt.schema  # noqa: F401  (every table in the metadata)
 from disrupt.db import Base
 
 

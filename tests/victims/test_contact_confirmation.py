@@ -15,7 +15,7 @@ from disrupt.db import utcnow
 from disrupt.demo.simulator import NoticeMailbox, free_port
 from disrupt.victims.jobs import send_contact_confirmations, send_victim_updates
 from disrupt.victims.models import ContactConfirmation
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.web import post_form
 from tests.victims.test_portal import follow, open_case
 
@@ -23,7 +23,7 @@ CONTACT = "someone@example.net"
 LINK = re.compile(r"https://help\.example/case/contact/confirm/([A-Za-z0-9_-]+)")
 
 
-def confirm_address(db, case_id: int) -> None:  # type: ignore[no-untyped-def]
+def confirm_address(db, case_id: int) -> None:
     """For tests about what happens once an address is confirmed."""
     with db.session() as session:
         now = utcnow()
@@ -50,14 +50,14 @@ def app(database_url, tmp_path, mailbox):
     app.extensions["disrupt.db"].dispose()
 
 
-def _news(app, db, case_id, at):  # type: ignore[no-untyped-def]
+def _news(app, db, case_id, at):
     with db.session() as session:
         post_message(session, session.get(Case, case_id), direction="to_victim",
                      body="news", cipher=app.extensions["disrupt.cipher"], now=at)
         session.commit()
 
 
-def _confirm(client, token: str):  # type: ignore[no-untyped-def]
+def _confirm(client, token: str):
     path = f"/case/contact/confirm/{token}"
     return post_form(client, path, {}, token_from=path)
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import String, Text, select
 from sqlalchemy.engine import make_url
 
-import disrupt.models  # noqa: F401  (every table in the metadata)
+import disrupt.schema  # noqa: F401  (every table in the metadata)
 from disrupt.accounts.models import AuditEvent
 from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
 from disrupt.db import Base, utcnow
@@ -68,7 +68,7 @@ def _scan(path: Path, values: dict[str, str]) -> list[str]:
             if any(form in data for form in _encodings(value))]
 
 
-def _open_case(client, picshare, image: bytes) -> tuple[str, str, dict]:  # type: ignore[no-untyped-def]
+def _open_case(client, picshare, image: bytes) -> tuple[str, str, dict]:
     hashes = hash_image_bytes(image)
     urls = [picshare.host_media(f"/album-{TOKEN}a/photo.jpg", image),
             picshare.host_media(f"/gallery-{TOKEN}b/view.html",

@@ -16,7 +16,7 @@ from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform
 from disrupt.security import DataCipher
 from disrupt.victims.models import LoginThrottle
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.web import created_credentials, csrf_token, post_form
 from tests.victims.privacy import assert_no_personal_data
 
@@ -25,7 +25,7 @@ HASH = {"pdq": PDQ, "pdq_quality": 90, "phash": "a" * 16, "sha256": "b" * 64,
         "width": 640, "height": 480, "pipeline": "test-pipeline/1", "label": "beach photo"}
 
 
-def open_case(client, **fields):  # type: ignore[no-untyped-def]
+def open_case(client, **fields):
     data = {"reporter": "self", "intimate": "yes", "age_group": "adult", "language": "en",
             "consent_notices": "y", "consent_hash_sharing": "y",
             "urls": "https://pics.example/p/1\nexample.net/u/2", "contact": "me@example.org",
@@ -36,7 +36,7 @@ def open_case(client, **fields):  # type: ignore[no-untyped-def]
     return created_credentials(response.get_data(as_text=True))
 
 
-def follow(client, reference, secret):  # type: ignore[no-untyped-def]
+def follow(client, reference, secret):
     return post_form(client, "/case/follow", {"reference": reference, "secret": secret})
 
 
@@ -237,7 +237,7 @@ def test_guessing_on_a_reference_never_locks_it_nor_tells_if_it_exists(database_
     made_up = "DSR-ZZZZ-9999"
     token = csrf_token(client, "/case/follow")
 
-    def attempt(ref: str, code: str):  # type: ignore[no-untyped-def]
+    def attempt(ref: str, code: str):
         return client.post("/case/follow", data={"reference": ref, "secret": code,
                                                  "csrf_token": token})
 

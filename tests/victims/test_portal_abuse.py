@@ -24,7 +24,7 @@ from disrupt.victims.services import (
     reference_delay,
     throttle_key,
 )
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.live import serve
 from tests.support.staff import staff_client
 from tests.support.web import created_credentials, csrf_token, post_form
@@ -45,16 +45,16 @@ def _case_fields(**fields: str) -> dict:
     return data
 
 
-def _count(app, model) -> int:  # type: ignore[no-untyped-def]
+def _count(app, model) -> int:
     with app.extensions["disrupt.db"].session() as s:
         return s.scalar(select(func.count()).select_from(model))
 
 
 @pytest.fixture
-def portal(database_url, tmp_path):  # type: ignore[no-untyped-def]
+def portal(database_url, tmp_path):
     made = []
 
-    def make(**overrides):  # type: ignore[no-untyped-def]
+    def make(**overrides):
         app = make_test_app(database_url, tmp_path, **overrides)
         made.append(app)
         return app
@@ -64,7 +64,7 @@ def portal(database_url, tmp_path):  # type: ignore[no-untyped-def]
         app.extensions["disrupt.db"].dispose()
 
 
-def _open(client, **fields):  # type: ignore[no-untyped-def]
+def _open(client, **fields):
     response = post_form(client, "/case/new", _case_fields(**fields), follow_redirects=True)
     assert response.status_code == 200, response.get_data(as_text=True)[:2000]
     return created_credentials(response.get_data(as_text=True))
@@ -79,7 +79,7 @@ def test_a_third_partys_wrong_secrets_never_lock_the_victim_out(portal):
     attacker = app.test_client()
     token = csrf_token(attacker, "/case/follow")
 
-    def guess(code: str):  # type: ignore[no-untyped-def]
+    def guess(code: str):
         return attacker.post("/case/follow", data={"reference": reference, "secret": code,
                                                    "csrf_token": token}, environ_base=ATTACKER)
 
@@ -237,7 +237,7 @@ def test_cases_per_client_per_hour(portal):
     app = portal(VICTIM_CASES_PER_CLIENT_HOUR=2)
     flood = app.test_client()
 
-    def open_from(client, environ, url):  # type: ignore[no-untyped-def]
+    def open_from(client, environ, url):
         token = csrf_token(client, "/case/new")
         return client.post("/case/new", data={**_case_fields(urls=url), "csrf_token": token},
                            environ_base=environ)

@@ -17,7 +17,7 @@ from disrupt.cases.models import Case
 from disrupt.db import utcnow
 from disrupt.security import DataCipher
 from disrupt.victims.services import open_case
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.live import serve
 from tests.victims.privacy import assert_no_personal_data
 
@@ -67,7 +67,7 @@ def portal(sqlite_url, tmp_path):
 class Watcher:
     """Records every request, console error and accessibility violation of a page."""
 
-    def __init__(self, page, base_url: str, axe_source: str) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, page, base_url: str, axe_source: str) -> None:
         self.page, self.base_url, self.axe_source = page, base_url, axe_source
         self.requests: list[tuple[str, str, bytes]] = []
         self.console_errors: list[str] = []
@@ -224,7 +224,7 @@ def test_victim_journey(browser, portal, axe_source, tmp_path, lang):
             "message 42", "holiday-1", "holiday-2"])
 
 
-def _seed_case(app) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+def _seed_case(app) -> tuple[str, str]:
     with app.extensions["disrupt.db"].session() as s:
         case, secret = open_case(
             s, age_group="adult", language="en", consent_notices=True,
@@ -234,7 +234,7 @@ def _seed_case(app) -> tuple[str, str]:  # type: ignore[no-untyped-def]
         return case.reference, secret
 
 
-def _open_case_page(page, base: str, reference: str, secret: str) -> None:  # type: ignore[no-untyped-def]
+def _open_case_page(page, base: str, reference: str, secret: str) -> None:
     page.goto(base + "/case/follow")
     page.fill("#reference", reference)
     page.fill("#secret", secret)

@@ -24,7 +24,7 @@ PHONE = {"width": 390, "height": 844}
 SHIFTED = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ!?:\"")
 
 
-def _type_as_a_person(page, text: str) -> None:  # type: ignore[no-untyped-def]
+def _type_as_a_person(page, text: str) -> None:
     """Each capital with Shift held, as on a real keyboard (keyboard.type presses no Shift)."""
     for char in text:
         if char in SHIFTED:
@@ -35,14 +35,14 @@ def _type_as_a_person(page, text: str) -> None:  # type: ignore[no-untyped-def]
             page.keyboard.press(char if char != " " else "Space")
 
 
-def _phone(browser):  # type: ignore[no-untyped-def]
+def _phone(browser):
     context = browser.new_context(viewport=PHONE, service_workers="block", has_touch=True)
     context.route(NEUTRAL + "**", lambda route: route.fulfill(
         status=200, content_type="text/html", body="<title>Neutral</title><p>neutral page</p>"))
     return context
 
 
-def _leave_button_reachable(page) -> None:  # type: ignore[no-untyped-def]
+def _leave_button_reachable(page) -> None:
     """At the bottom of the page, the button is in the viewport and nothing covers it."""
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     page.wait_for_timeout(50)

@@ -18,7 +18,7 @@ from disrupt.victims.jobs import send_victim_updates
 from disrupt.victims.models import VictimUpdate
 from disrupt.victims.services import erase_case, withdraw_case
 from disrupt.victims.updates import claim_updates
-from tests.conftest import make_test_app
+from tests.support.apps import make_test_app
 from tests.support.web import post_form
 from tests.victims.test_contact_confirmation import confirm_address
 from tests.victims.test_portal import follow, open_case
@@ -44,7 +44,7 @@ def app(database_url, tmp_path, mailbox):  # the portal's app, sending through t
     app.extensions["disrupt.db"].dispose()
 
 
-def _open(client, db, language="en"):  # type: ignore[no-untyped-def]
+def _open(client, db, language="en"):
     reference, secret = open_case(client, contact=CONTACT, language=language)
     with db.session() as session:
         case_id = session.scalar(select(Case.id).where(Case.reference == reference))
@@ -52,14 +52,14 @@ def _open(client, db, language="en"):  # type: ignore[no-untyped-def]
     return case_id, reference, secret
 
 
-def _news(app, db, case_id, at, body=SECRET_TEXT):  # type: ignore[no-untyped-def]
+def _news(app, db, case_id, at, body=SECRET_TEXT):
     with db.session() as session:
         post_message(session, session.get(Case, case_id), direction="to_victim", body=body,
                      cipher=app.extensions["disrupt.cipher"], now=at)
         session.commit()
 
 
-def _send(app, db, at, worker="w"):  # type: ignore[no-untyped-def]
+def _send(app, db, at, worker="w"):
     return send_victim_updates(db, app.config, worker=worker, now=lambda: at)
 
 

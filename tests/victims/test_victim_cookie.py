@@ -23,7 +23,7 @@ def _readable(cookie: str) -> str:
     return (zlib.decompress(data) if compressed else data).decode()
 
 
-def _case_id(db, reference):  # type: ignore[no-untyped-def]
+def _case_id(db, reference):
     with db.session() as s:
         return s.scalar(select(Case.id).where(Case.reference == reference))
 

@@ -15,7 +15,7 @@ from tests.victims.test_portal import follow, open_case
 CLOSED = "Your case page is closed."
 
 
-def _followed(app):  # type: ignore[no-untyped-def]
+def _followed(app):
     """A browser that opened a case and follows it: (client, reference, secret)."""
     client = app.test_client()
     reference, secret = open_case(client)
@@ -24,19 +24,19 @@ def _followed(app):  # type: ignore[no-untyped-def]
     return client, reference, secret
 
 
-def _copy(app, client, **request):  # type: ignore[no-untyped-def]
+def _copy(app, client, **request):
     """Another browser holding a copy of `client`'s cookie; its GET /case response."""
     other = app.test_client()
     other.set_cookie("session", client.get_cookie("session").value)
     return other, other.get("/case", **request)
 
 
-def _case_id(db, reference):  # type: ignore[no-untyped-def]
+def _case_id(db, reference):
     with db.session() as s:
         return s.scalar(select(Case.id).where(Case.reference == reference))
 
 
-def _rows(db, case_id):  # type: ignore[no-untyped-def]
+def _rows(db, case_id):
     with db.session() as s:
         return s.scalars(select(WebSession).where(WebSession.case_id == case_id)
                          .order_by(WebSession.id)).all()
@@ -107,7 +107,7 @@ def test_withdrawal_ends_every_other_session_of_the_case(app, db):
     assert reasons == ["withdrawn", "withdrawn", None]
 
 
-def _set_cookie_headers(response):  # type: ignore[no-untyped-def]
+def _set_cookie_headers(response):
     return [v for v in response.headers.getlist("Set-Cookie") if v.startswith("session=")]
 
 

@@ -54,7 +54,7 @@ class DisruptCredentials(auth.CredentialHelper):
                     and self.base_url.startswith(("https://", "http://")))
 
 
-class DisruptSignalExchangeAPI(StopNCIISignalExchangeAPI):  # type: ignore[misc]
+class DisruptSignalExchangeAPI(StopNCIISignalExchangeAPI):
     """A DISRUPT instance's hash exchange. Records are snapshots: the newest one for a hash
     replaces the previous, and a Withdrawn or Deleted one deletes it from the index."""
 
@@ -63,11 +63,11 @@ class DisruptSignalExchangeAPI(StopNCIISignalExchangeAPI):  # type: ignore[misc]
         return "disrupt"
 
     @staticmethod
-    def get_credential_cls() -> type[DisruptCredentials]:  # type: ignore[override]
+    def get_credential_cls() -> type[DisruptCredentials]:
         return DisruptCredentials
 
     @classmethod
-    def for_collab(  # type: ignore[override]
+    def for_collab(
         cls,
         collab: CollaborationConfigBase,
         credentials: DisruptCredentials | None = None,

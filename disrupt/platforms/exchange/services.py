@@ -81,7 +81,7 @@ def revoke_api_client(client: APIClient, now: datetime) -> None:
 
 # -- which hashes are shared ------------------------------------------------------------------
 
-def _row_status():  # type: ignore[no-untyped-def]
+def _row_status():
     return case(
         (and_(MediaHash.status == "active", Case.status.not_in(STOPPED_STATUSES)),
          literal("Active")),
@@ -90,7 +90,7 @@ def _row_status():  # type: ignore[no-untyped-def]
     )
 
 
-def _latest(session: Session, *columns):  # type: ignore[no-untyped-def]
+def _latest(session: Session, *columns):
     """Largest of several timestamps, NULLs ignored (GREATEST on PostgreSQL, max() on SQLite)."""
     base = columns[0]
     filled = [base] + [func.coalesce(c, base) for c in columns[1:]]
@@ -99,7 +99,7 @@ def _latest(session: Session, *columns):  # type: ignore[no-untyped-def]
     return func.max(*filled)
 
 
-def _signal_rows(session: Session):  # type: ignore[no-untyped-def]
+def _signal_rows(session: Session):
     """(signal_type, hash_value, modified) for every shareable hash row and its feedback."""
     modified = _latest(session, MediaHash.created_at, MediaHash.status_changed_at,
                        MediaHash.sharing_approved_at, Case.withdrawn_at, Case.erased_at)

@@ -76,7 +76,7 @@ def _int_arg(name: str, default: int) -> int:
 
 @api.get("/FetchHashes")
 @client_required
-def fetch_hashes():  # type: ignore[no-untyped-def]
+def fetch_hashes():
     try:
         page = fetch_hash_records(
             db_session(), client=g.api_client,
@@ -99,7 +99,7 @@ def _json_body() -> Any:
 
 @api.post("/SubmitFeedback")
 @client_required
-def submit_feedback_view():  # type: ignore[no-untyped-def]
+def submit_feedback_view():
     session = db_session()
     try:
         result = submit_feedback(session, client=g.api_client, payload=_json_body(), now=now())
@@ -110,7 +110,7 @@ def submit_feedback_view():  # type: ignore[no-untyped-def]
 
 @api.post("/SubmitHashes")
 @client_required
-def submit_hashes_view():  # type: ignore[no-untyped-def]
+def submit_hashes_view():
     session = db_session()
     try:
         result = submit_hashes(session, client=g.api_client, payload=_json_body(), now=now())
@@ -127,7 +127,7 @@ def _export() -> list[Any]:
 
 @api.get("/export.csv")
 @client_required
-def export_csv():  # type: ignore[no-untyped-def]
+def export_csv():
     out = io.StringIO()
     writer = SafeWriter(out)
     writer.writerow(["signal_type", "hash_value", "status", "last_modified"])
@@ -138,7 +138,7 @@ def export_csv():  # type: ignore[no-untyped-def]
 
 @api.get("/export.jsonl")
 @client_required
-def export_jsonl():  # type: ignore[no-untyped-def]
+def export_jsonl():
     lines = [json.dumps({"signal_type": r.signal_type, "hash_value": r.hash_value,
                          "status": r.status, "last_modified": r.last_modified})
              for r in _export()]
@@ -156,7 +156,7 @@ def _form() -> APIClientForm:
 
 @admin.route("/", methods=["GET", "POST"])
 @role_required("admin")
-def clients():  # type: ignore[no-untyped-def]
+def clients():
     session = db_session()
     form = _form()
     created = None
@@ -175,7 +175,7 @@ def clients():  # type: ignore[no-untyped-def]
 
 @admin.post("/<int:client_id>/revoke")
 @role_required("admin")
-def revoke(client_id: int):  # type: ignore[no-untyped-def]
+def revoke(client_id: int):
     session = db_session()
     client = session.get(APIClient, client_id)
     if client is None:

@@ -1,12 +1,21 @@
 """Import every feature's models so the metadata (and Alembic) sees all tables."""
 from disrupt.accounts.models import AuditEvent, User
-from disrupt.cases.models import Case, MediaHash, Message, Note, Referral, ReportedURL
+from disrupt.cases.models import (
+    Case,
+    CaseTally,
+    MediaHash,
+    Message,
+    Note,
+    Referral,
+    ReportedURL,
+)
 from disrupt.dashboard.models import TakedownFact
 from disrupt.evidence.models import Capture, CustodyEntry, EvidenceHold, PictureConsent
 from disrupt.monitoring.models import HostFingerprint, HostSlot, URLCheck
 from disrupt.operations.models import WorkerHeartbeat
 from disrupt.platforms.exchange.models import APIClient, HashFeedback, PartnerHash
 from disrupt.platforms.models import (
+    EscalationStep,
     MailboxCursor,
     MailboxMessage,
     Platform,
@@ -24,8 +33,10 @@ __all__ = [
     "AuditEvent",
     "Capture",
     "Case",
+    "CaseTally",
     "ContactConfirmation",
     "CustodyEntry",
+    "EscalationStep",
     "EvidenceHold",
     "HostFingerprint",
     "HostSlot",

@@ -117,7 +117,7 @@ def configure_security(app: Flask, _overrides: Mapping[str, Any]) -> None:
         return db_session().get(User, record.user_id)
 
     @app.after_request
-    def _headers(response):  # type: ignore[no-untyped-def]
+    def _headers(response):
         response.headers["Content-Security-Policy"] = (
             HASH_WORKER_POLICY if request.path == HASH_WORKER_PATH else CONTENT_SECURITY_POLICY)
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -137,7 +137,7 @@ def configure_proxy(app: Flask, _overrides: Mapping[str, Any]) -> None:
     client's address for throttles and sessions; HTTPS for Secure cookies and HSTS)."""
     hops = int(app.config["PROXY_FIX_HOPS"])
     if hops > 0:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops,
                                 x_host=hops)
 
 
@@ -187,7 +187,7 @@ def configure_blueprints(app: Flask, _overrides: Mapping[str, Any]) -> None:
 
 def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:
     @app.errorhandler(CSRFError)
-    def _csrf(error: CSRFError):  # type: ignore[no-untyped-def]
+    def _csrf(error: CSRFError):
         return render_template("errors/error.html", code=400,
                                message=gettext("This form has expired. Please go back and try "
                                                "again: what you typed is still on the previous "
@@ -201,7 +201,7 @@ def configure_errors(app: Flask, _overrides: Mapping[str, Any]) -> None:
                                              "addresses at a time.")),
                           (429, lazy_gettext("Too many attempts. Please wait a few minutes and "
                                              "try again."))):
-        def handler(error: Exception, code: int = code, message: Any = message):  # type: ignore[no-untyped-def]
+        def handler(error: Exception, code: int = code, message: Any = message):
             return render_template("errors/error.html", code=code, message=str(message)), code
 
         app.register_error_handler(code, handler)
