@@ -21,7 +21,7 @@ def _traces(session) -> None:
                               next_trace_at=now))
 
 
-def test_hosting_figures_by_country_and_type(db):
+def _built_and_folded(db) -> None:
     from disrupt.dashboard.jobs import fold_changed_urls
 
     with db.session() as session:
@@ -29,6 +29,10 @@ def test_hosting_figures_by_country_and_type(db):
         _traces(session)
         session.commit()
     fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1.0})
+
+
+def test_hosting_figures_by_country_and_type(db):
+    _built_and_folded(db)
     with db.session() as session:
         figures = hosting_figures(session, since=date(2025, 1, 1), until=date(2027, 1, 1))
     countries = {row["key"]: row for row in figures["country"]}
@@ -57,14 +61,9 @@ def test_a_url_only_delisted_counts_apart_never_as_removed(db):
     from sqlalchemy import select
 
     from disrupt.cases.models import ReportedURL
-    from disrupt.dashboard.jobs import fold_changed_urls
     from disrupt.platforms.models import EscalationStep
 
-    with db.session() as session:
-        fixture.build(session)
-        _traces(session)
-        session.commit()
-    fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1.0})
+    _built_and_folded(db)
     year = dict(since=date(2025, 1, 1), until=date(2027, 1, 1))
     with db.session() as session:
         before = {row["key"]: row for row in hosting_figures(session, **year)["country"]}

@@ -2,11 +2,18 @@
 simulated receivers."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case
+from disrupt.db import utcnow
+from disrupt.platforms.models import MailboxMessage
 from disrupt.platforms.notices import Notifier
 from tests.support import factories
 
@@ -21,3 +28,32 @@ def make_case(session: Session, urls: list[str], *, now: datetime, age_group: st
                                assignee_id=assignee_id, consent_notices=True, hashes=1)
     factories.report_urls(session, case, urls, now=now)
     return case
+
+
+PLATFORM_ADDRESS = "abuse@picshare.test"
+
+
+def platform_reply(notice, body: str, *, subject: str | None = None, thread: bool = True,
+                   html: str | None = None, attachment: bytes | None = None) -> bytes:
+    """A platform's answer as its mail system sends it."""
+    msg = EmailMessage()
+    msg["From"] = f"PicShare Trust & Safety <{PLATFORM_ADDRESS}>"
+    msg["To"] = "notices@hotline.test"
+    msg["Subject"] = subject if subject is not None else f"Re: {notice['Subject']}"
+    msg["Date"] = format_datetime(utcnow())
+    msg["Message-ID"] = f"<{time.monotonic_ns()}@picshare.test>"
+    if thread:
+        msg["In-Reply-To"] = notice["Message-ID"]
+        msg["References"] = notice["Message-ID"]
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    if attachment is not None:
+        msg.add_attachment(attachment, maintype="application", subtype="pdf",
+                           filename="decision.pdf")
+    return msg.as_bytes()
+
+
+def mailbox_messages(db: Any) -> list[MailboxMessage]:
+    with db.session() as session:
+        return list(session.scalars(select(MailboxMessage).order_by(MailboxMessage.id)))

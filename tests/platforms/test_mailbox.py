@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import time
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 import pytest
 from sqlalchemy import select
@@ -20,15 +19,16 @@ from disrupt.platforms import mailbox as mailbox_module
 from disrupt.platforms.erasure import on_case_erased
 from disrupt.platforms.jobs import read_platform_replies, send_queued_notices
 from disrupt.platforms.mailbox import html_to_text, parse_message
-from disrupt.platforms.models import MailboxCursor, MailboxMessage, RemovalRequest
+from disrupt.platforms.models import MailboxCursor, RemovalRequest
 from disrupt.platforms.reply_rules import propose_status
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.platforms.support import NOTIFIER, make_case
+from tests.platforms.support import NOTIFIER, PLATFORM_ADDRESS, make_case
+from tests.platforms.support import mailbox_messages as _messages
+from tests.platforms.support import platform_reply as _reply
 from tests.support.apps import make_test_app
 from tests.support.web import csrf_token, login
 
 PASSWORD = "correct horse 42"
-PLATFORM_ADDRESS = "abuse@picshare.test"
 PDF = b"%PDF-1.4 the platform's decision letter\n%%EOF\n"
 
 
@@ -69,32 +69,6 @@ def sent(database_url, tmp_path, picshare, smtp, mailbox):
     [notice] = smtp.messages
     yield app, db, request, notice
     db.dispose()
-
-
-def _reply(notice, body: str, *, subject: str | None = None, thread: bool = True,
-           html: str | None = None, attachment: bytes | None = None) -> bytes:
-    """A platform's answer as its mail system sends it."""
-    msg = EmailMessage()
-    msg["From"] = f"PicShare Trust & Safety <{PLATFORM_ADDRESS}>"
-    msg["To"] = "notices@hotline.test"
-    msg["Subject"] = subject if subject is not None else f"Re: {notice['Subject']}"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = f"<{time.monotonic_ns()}@picshare.test>"
-    if thread:
-        msg["In-Reply-To"] = notice["Message-ID"]
-        msg["References"] = notice["Message-ID"]
-    msg.set_content(body)
-    if html is not None:
-        msg.add_alternative(html, subtype="html")
-    if attachment is not None:
-        msg.add_attachment(attachment, maintype="application", subtype="pdf",
-                           filename="decision.pdf")
-    return msg.as_bytes()
-
-
-def _messages(db) -> list[MailboxMessage]:
-    with db.session() as session:
-        return list(session.scalars(select(MailboxMessage).order_by(MailboxMessage.uid)))
 
 
 def _request(db, request_id: int) -> RemovalRequest:

@@ -9,8 +9,6 @@ import email.policy
 import mailbox
 import os
 import time
-from email.message import EmailMessage
-from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -22,10 +20,10 @@ from disrupt.platforms.jobs import read_platform_replies, send_queued_notices
 from disrupt.platforms.mailbox import maildir_folder, maildir_uid
 from disrupt.platforms.models import MailboxMessage
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.platforms.support import NOTIFIER, make_case
+from tests.platforms.support import NOTIFIER, PLATFORM_ADDRESS, make_case
+from tests.platforms.support import mailbox_messages as _messages
+from tests.platforms.support import platform_reply as _reply
 from tests.support.apps import make_test_app
-
-PLATFORM_ADDRESS = "abuse@picshare.test"
 
 
 @pytest.fixture
@@ -58,20 +56,6 @@ def sent(database_url, tmp_path, maildir):
     db.dispose()
 
 
-def _reply(notice, body: str, *, subject: str | None = None, thread: bool = True) -> bytes:
-    msg = EmailMessage()
-    msg["From"] = f"PicShare Trust & Safety <{PLATFORM_ADDRESS}>"
-    msg["To"] = "notices@hotline.test"
-    msg["Subject"] = subject if subject is not None else f"Re: {notice['Subject']}"
-    msg["Date"] = format_datetime(utcnow())
-    msg["Message-ID"] = f"<{time.monotonic_ns()}@picshare.test>"
-    if thread:
-        msg["In-Reply-To"] = notice["Message-ID"]
-        msg["References"] = notice["Message-ID"]
-    msg.set_content(body)
-    return msg.as_bytes()
-
-
 def _deliver(maildir: Path, raw: bytes) -> str:
     """As a mail server delivers: written to tmp/, then moved into new/."""
     return mailbox.Maildir(str(maildir), create=False).add(raw)
@@ -80,11 +64,6 @@ def _deliver(maildir: Path, raw: bytes) -> str:
 def _snapshot(maildir: Path) -> dict[str, tuple[bytes, int, int]]:
     return {str(p.relative_to(maildir)): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_mode)
             for p in sorted(maildir.rglob("*")) if p.is_file()}
-
-
-def _messages(db) -> list[MailboxMessage]:
-    with db.session() as session:
-        return list(session.scalars(select(MailboxMessage).order_by(MailboxMessage.id)))
 
 
 def test_replies_in_a_maildir_are_threaded_and_proposed_and_the_files_are_untouched(

@@ -14,6 +14,12 @@ from disrupt.victims.services import find_case_by_credentials, open_case
 CIPHER = DataCipher(Fernet.generate_key().decode())
 
 
+def _open(session) -> tuple[Case, str]:
+    return open_case(session, age_group="adult", language="en", consent_notices=True,
+                     consent_hash_sharing=False, contact=None, urls=[], hashes=[],
+                     cipher=CIPHER, now=utcnow())
+
+
 def _params(stored: str) -> tuple[int, int, int]:
     p = extract_parameters(stored)
     return p.time_cost, p.memory_cost, p.parallelism
@@ -23,10 +29,7 @@ def test_case_secrets_use_the_code_parameters_and_staff_the_defaults(db):
     from disrupt.accounts.services import create_user
 
     with db.session() as session:
-        case, secret = open_case(session, age_group="adult", language="en",
-                                 consent_notices=True, consent_hash_sharing=False,
-                                 contact=None, urls=[], hashes=[], cipher=CIPHER,
-                                 now=utcnow())
+        case, secret = _open(session)
         user = create_user(session, email="cw@example.org", name="cw",
                            password="correct horse battery", role="caseworker", now=utcnow())
         session.commit()
@@ -43,10 +46,7 @@ def test_case_secrets_use_the_code_parameters_and_staff_the_defaults(db):
 
 def test_a_case_hashed_with_the_old_parameters_opens_and_is_rehashed(db):
     with db.session() as session:
-        case, secret = open_case(session, age_group="adult", language="en",
-                                 consent_notices=True, consent_hash_sharing=False,
-                                 contact=None, urls=[], hashes=[], cipher=CIPHER,
-                                 now=utcnow())
+        case, secret = _open(session)
         case.secret_hash = PasswordHasher().hash(canonical_code(secret))  # as opened before
         session.commit()
         old = case.secret_hash
