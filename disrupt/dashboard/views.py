@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
@@ -9,6 +10,7 @@ from flask_babel import force_locale
 from disrupt.accounts.access import role_required
 from disrupt.dashboard import charts
 from disrupt.dashboard.forms import StatisticsFilterForm
+from disrupt.dashboard.hosting import HOST_TYPES, hosting_figures
 from disrupt.dashboard.report import (
     REPORT_LANGUAGES,
     organisation_of,
@@ -80,10 +82,12 @@ def _charts(stats: dict[str, Any]) -> dict[str, Any]:
 def index():
     form, selection, valid = _selection()
     stats = _statistics(selection)
+    hosting = hosting_figures(db_session(), since=selection["since"] or date.min,
+                              until=selection["until"] or date.max)
     return render_template(
         "dashboard/index.html", form=form, stats=stats, tables=dashboard_tables(stats),
         charts=_charts(stats), display_columns=display_columns, raw_value=raw_value,
-        with_activity=with_activity,
+        with_activity=with_activity, hosting=hosting, host_types=HOST_TYPES,
         query=request.args.to_dict(), years=report_years(db_session(), now()),
     ), (200 if valid else 400)
 

@@ -81,3 +81,16 @@ def test_a_url_only_delisted_counts_apart_never_as_removed(db):
     assert after["NL"]["delisted_only"] == 1
     assert after["NL"]["removed"] == before["NL"]["removed"]
     assert after["NL"]["takedown_rate"] == before["NL"]["takedown_rate"]
+
+
+def test_the_dashboard_shows_country_and_host_type(console, db):  # noqa: F811
+    with db.session() as session:
+        _traces(session)
+        session.commit()
+    page = console.get("/console/dashboard/?period=all").get_data(as_text=True)
+    section = page.split('id="hosting-title"', 1)[1].split("</section>", 1)[0]
+    by_country = section.split('id="hosting-country"', 1)[1].split("</table>", 1)[0]
+    by_type = section.split('id="hosting-host_type"', 1)[1].split("</table>", 1)[0]
+    assert '<th scope="row">NL</th>' in by_country and '<th scope="row">US</th>' in by_country
+    assert '<th scope="row">a known platform</th>' in by_type
+    assert "No URL notified" not in section
