@@ -103,6 +103,10 @@ def _notifier() -> Notifier:
     return Notifier.from_config(current_app.config)
 
 
+def _scale() -> float:
+    return float(current_app.config["TIME_SCALE"])
+
+
 def _optional_url(endpoint: str, **values: Any) -> str | None:
     """A link to a page another part of the console provides, when it is there."""
     if endpoint not in current_app.view_functions:
@@ -319,7 +323,7 @@ def send_removal_request(case_id: int, platform_id: int):
             session_, case=case, platform=urls[0].platform, urls=chosen,
             legal_basis=form.legal_basis.data, language=form.language.data,
             notifier=_notifier(), now=now(), created_by_id=current_user.id,
-            scale=float(current_app.config["TIME_SCALE"]),
+            scale=_scale(),
             intimacy_confirmed=form.intimacy_confirmed.data,
         )
     except NoticeError as exc:
@@ -528,7 +532,7 @@ def climb_ladder(case_id: int, url_id: int):
         abort(404)
     session_ = db_session()
     rung = request.form.get("rung", "")[:40]
-    who = Escalation(_notifier(), current_user.id, float(current_app.config["TIME_SCALE"]),
+    who = Escalation(_notifier(), current_user.id, _scale(),
                      language=request.form.get("language") or None)
     try:
         step = take_rung(session_, case=case, url=url, ladder=case_ladders(
@@ -564,7 +568,7 @@ def ladder_submitted(case_id: int, step_id: int):
     try:
         record_step_submitted(session_, step, answer_days=view.body.answer_days
                               if view is not None and view.body is not None else 30,
-                              now=now(), scale=float(current_app.config["TIME_SCALE"]),
+                              now=now(), scale=_scale(),
                               their_reference=request.form.get("their_reference", "")[:500],
                               author_id=current_user.id)
     except NoticeError as exc:

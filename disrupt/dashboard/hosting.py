@@ -32,7 +32,7 @@ def host_type(url_platform_id: int, trace: HostTrace | None) -> str:
 def hosting_figures(session: Session, *, since: date, until: date) -> dict[str, Any]:
     """Rate and median time to removal per hosting country and per host type, over the URLs
     whose first request was sent in [since, until). Withdrawn and erased cases count too.
-    A URL a search engine delisted but that is still online counts apart
+    A URL a search engine delisted and that is not removed counts apart
     (``delisted_only``): hidden from results is not removed."""
     delisted = delisted_url_ids(session)
     rows = session.execute(

@@ -6,7 +6,6 @@ was submitted and what came of it. Nothing is done for a case the victim stopped
 session and `now`; never commits."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -39,6 +38,7 @@ from disrupt.platforms.models import (
     removal_request_urls,
 )
 from disrupt.platforms.notices import (
+    EMAIL_ADDRESS,
     NOTICE_LANGUAGES,
     NoticeError,
     Notifier,
@@ -46,7 +46,6 @@ from disrupt.platforms.notices import (
 )
 from disrupt.platforms.services import queue_removal_request
 
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 MAX_NOTE = 2000
 #: How a notice rung's recipient is named in the registry's notes.
 RUNG_ROLES = {"host": "hosting provider", "cdn": "CDN", "registrar": "registrar"}
@@ -192,7 +191,7 @@ def recipient_platform(session: Session, *, contact: Contact, rung: str, host: s
     channel yet gets the trace's abuse e-mail; an admin's contact is kept."""
     name = " ".join(contact.name.split())[:120]
     email = (contact.email or "").strip()
-    if not name or not _EMAIL.match(email):
+    if not name or not EMAIL_ADDRESS.match(email):
         raise NoticeError(f"the trace gives no usable abuse e-mail for {name or 'this host'}")
     learned = (f"{now:%Y-%m-%d}: learned from a host trace as the {RUNG_ROLES[rung]} of "
                f"{host} (abuse contact {email}).")
@@ -295,6 +294,8 @@ def prepared_text(*, case: Case, url: ReportedURL, ladder: Ladder, view: RungVie
     template = _text_env().get_template(f"ladder_{TEXT_KINDS[view.rung]}.{language}.txt")
     return template.render(
         url=url.url, host=url.host, recipient=recipient, history=history,
+        last_seen_online=(url.last_seen_online_at.strftime("%Y-%m-%d %H:%M UTC")
+                          if url.last_seen_online_at else "—"),
         notifier=notifier, reference=reference, date=now.strftime("%Y-%m-%d %H:%M UTC"),
         minor=case.is_minor, platform=platform.recipient if platform else None,
         rejected=platform.state == "rejected" if platform else False,

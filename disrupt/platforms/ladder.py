@@ -3,7 +3,7 @@ apply (and why one is skipped), the state of each rung taken, whether the URL is
 which rung comes next. Pure: the caller reads the facts (trace, requests, steps) and passes
 them in; nothing here touches the database.
 
-A URL is *stuck* when it is still online (its latest check did not say removed) and its
+A URL is *stuck* when it is not known removed (its latest check did not say removed) and its
 latest rung's request was rejected or is overdue (platforms.deadlines). Delisting from
 search results never makes a URL removed."""
 from __future__ import annotations
@@ -53,7 +53,7 @@ STATES = {
     "overdue": N_("no answer by the deadline"),
     "rejected": N_("rejected"),
     "done": N_("acted on"),
-    "delisted": N_("delisted from search results (the page itself is still online)"),
+    "delisted": N_("delisted from search results (not a removal of the page)"),
     "failed": N_("could not be sent"),
 }
 STUCK_STATES = ("rejected", "overdue")

@@ -35,7 +35,8 @@ LEGAL_BASIS_NAMES = {
 }
 NOTICE_LANGUAGES = ("en", "fr")
 MAX_EXPLANATION = 2000
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+#: A recipient address a notice may go to: one address, nothing that could add another.
+EMAIL_ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 class NoticeError(ValueError):
@@ -81,7 +82,7 @@ def _has_name(n: Notifier) -> bool:
 
 
 def _has_email(n: Notifier) -> bool:
-    return bool(_EMAIL.match(n.email.strip()))
+    return bool(EMAIL_ADDRESS.match(n.email.strip()))
 
 
 def _has_name_and_email(n: Notifier) -> bool:

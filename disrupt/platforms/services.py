@@ -24,6 +24,7 @@ from disrupt.platforms.models import (
     removal_request_urls,
 )
 from disrupt.platforms.notices import (
+    EMAIL_ADDRESS,
     LEGAL_BASIS_NAMES,
     NOTICE_LANGUAGES,
     NoticeError,
@@ -46,7 +47,6 @@ __all__ = [
 
 RULE_KEYS = ("soft_404_markers", "placeholder_redirects", "placeholder_digests")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
 
 class PlatformError(ValueError):
@@ -122,7 +122,7 @@ def _check_contact(channel: str, contact: str | None) -> str | None:
     contact = (contact or "").strip() or None
     if contact is None:
         return None
-    if channel == "email" and not _EMAIL.match(contact):
+    if channel == "email" and not EMAIL_ADDRESS.match(contact):
         raise PlatformError(f"{contact!r} is not an e-mail address", "contact")
     if channel in ("api", "webform") and not contact.startswith(("http://", "https://")):
         raise PlatformError(f"{contact!r} is not an http(s) URL", "contact")

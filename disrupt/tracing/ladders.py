@@ -74,7 +74,7 @@ class StuckURL:
 
 def stuck_urls(session: Session, case_ids: list[int], now: datetime
                ) -> dict[int, list[StuckURL]]:
-    """For the queue's cases: their stuck URLs (still online, the latest rung rejected or
+    """For the queue's cases: their stuck URLs (not known removed, the latest rung rejected or
     overdue), with the ladder that says what the next rung is. A case the victim stopped
     has none: it never escalates."""
     if not case_ids:

@@ -90,7 +90,7 @@ def test_the_ladder_on_the_case_page_and_the_queue(app, db):
         assert actions == {"climb_ladder", "ladder_submitted", "ladder_outcome"}
         assert s.get(Case, case_id).urls[0].state == "online"
     ladder = _ladder(_page(client, case_id), url_id)
-    assert "delisted from search results (the page itself is still online)" in ladder
+    assert "delisted from search results (not a removal of the page)" in ladder
     assert "Next rung: delisting request to Microsoft Bing" in ladder
     # The text is in French or English, as the caseworker chooses (the case's by default).
     answer = client.post(f"/console/cases/{case_id}/urls/{url_id}/ladder",

@@ -205,6 +205,12 @@ def test_a_refused_url_walks_up_to_delisting_and_a_regulator_report(db):
         regulator = _climb(s, case, url, "regulator", later + timedelta(days=1))
         assert regulator.recipient == "Arcom" and regulator.language == "fr"
         assert "Signalement" in regulator.prepared_text and url.url in regulator.prepared_text
+        # what the report says of the page is what the checks saw, with its date
+        seen = (url.last_seen_online_at.strftime("%Y-%m-%d %H:%M UTC")
+                if url.last_seen_online_at else "—")
+        assert ("Vues en ligne pour la dernière fois par nos vérifications\u00a0: "
+                f"{seen}") in regulator.prepared_text
+        assert "toujours en ligne" not in regulator.prepared_text
         record_step_submitted(s, regulator, answer_days=30, now=later + timedelta(days=1))
         s.commit()
         url_id, case_id = url.id, case.id
