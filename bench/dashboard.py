@@ -176,7 +176,7 @@ def generate(url: str, size: int, seed: int = 8) -> None:
     urls = Writer(target, ReportedURL.__table__, [
         "id", "case_id", "url", "host", "platform_id", "state", "reappeared", "check_count",
         "first_seen_online_at", "last_seen_online_at", "removal_suspected_at", "removed_at",
-        "reappeared_at", "last_checked_at", "created_at", "stats_dirty"])
+        "reappeared_at", "last_checked_at", "created_at"])
     requests = Writer(target, RemovalRequest.__table__, [
         "id", "case_id", "platform_id", "legal_basis", "language", "channel", "subject", "body",
         "idempotency_key", "status", "attempts", "created_at", "sent_at", "deadline_at"])
@@ -208,7 +208,7 @@ def generate(url: str, size: int, seed: int = 8) -> None:
                     platform_id, at["state"], at["reappeared"], at["check_count"],
                     at["first_seen_online_at"], at["last_seen_online_at"],
                     at["removal_suspected_at"], at["removed_at"], at["reappeared_at"],
-                    at["last_checked_at"], created, True))
+                    at["last_checked_at"], created))
                 for hours, verdict in zip(CHECK_HOURS, verdicts, strict=True):
                     check_id += 1
                     moment = created + timedelta(hours=hours)
@@ -227,6 +227,9 @@ def generate(url: str, size: int, seed: int = 8) -> None:
                              (links, link_rows), (checks, check_rows)):
             writer.write(rows)
         target.commit()
+    # Every URL waits for its first fold (what dashboard.pending.queue_everything does).
+    target.execute("INSERT INTO statistics_pending (reported_url_id) SELECT id FROM reported_urls")
+    target.commit()
     if not isinstance(target, sqlite3.Connection):
         with target.cursor() as cur:
             for table in ("cases", "reported_urls", "removal_requests", "url_checks"):

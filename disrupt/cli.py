@@ -425,6 +425,21 @@ def stats(as_json: bool, since: str | None, until: str | None,
     click.echo(json.dumps(figures, sort_keys=True))
 
 
+@cli.command("refold-statistics")
+def refold_statistics() -> None:
+    """Fold every URL into the statistics again: after restoring a database whose statistics
+    tables are older than its cases, or after a change to the fold's rules."""
+    from disrupt.dashboard.jobs import fold_changed_urls
+    from disrupt.dashboard.pending import queue_everything
+
+    app = _app()
+    with _db(app).session(claim=True) as session:
+        queued = queue_everything(session)
+        session.commit()
+    folded = fold_changed_urls(_db(app), app.config)
+    click.echo(f"{queued} URLs queued, {folded} folded")
+
+
 @cli.command()
 @click.option("--year", type=click.IntRange(2000, 2100), required=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON instead of a printable HTML page")

@@ -11,8 +11,37 @@ _events = Namespace()
 
 #: Addresses were added to a case: the platforms feature attaches each to the platform its
 #: host belongs to (it keeps `reported_urls.platform_id`, as `reattach_urls` does when a
-#: platform's domains change). Also given `urls`, the new reported URLs, not yet flushed.
+#: platform's domains change); the dashboard counts them. Also given `urls`, the new
+#: reported URLs, flushed (they have ids).
 urls_reported = _events.signal("urls-reported")
+
+#: A case's status moved (cases.services.set_status, the one writer): the dashboard folds
+#: its addresses again (the case group of the statistics). Sent with the case as sender and
+#: `session`, `now`, `old` (the status before).
+case_status_changed = _events.signal("case-status-changed")
+
+#: A caseworker classified the case (age group): the dashboard folds its addresses again.
+case_classified = _events.signal("case-classified")
+
+#: Checks were recorded (monitoring.services.record_checks, the one writer of checks and of
+#: the check state machine's columns). Sent with None as sender and `session`, `now`,
+#: `url_ids` (the addresses checked) and `removal_moved` (ids of the cases one of whose
+#: addresses went in or out of "removed"): the dashboard folds the addresses again, the
+#: platforms feature reads the cases' deadlines again.
+checks_recorded = _events.signal("checks-recorded")
+
+#: Addresses changed state outside a check (a caseworker resumed checking an address given
+#: up on). Sent with the case id as sender and `session`, `now`, `url_ids`.
+url_state_changed = _events.signal("url-state-changed")
+
+#: Addresses were attached to another platform (platforms owns reported_urls.platform_id).
+#: Sent with None as sender and `session`, `now`, `url_ids`.
+urls_attached = _events.signal("urls-attached")
+
+#: Removal requests were created or changed what the statistics read of them (status, sent
+#: time, deadline, legal basis, platform, addresses). Sent by the platforms feature with
+#: None as sender and `session`, `now`, `request_ids` (flushed: they have ids).
+requests_changed = _events.signal("requests-changed")
 
 #: A check saw the case's picture on a reported URL for the first time (online, rule
 #: media_match): the evidence feature queues a capture. Sent with the case id as sender and
@@ -51,9 +80,22 @@ case_erasure_committed = _events.signal("case-erasure-committed")
 outbound_address = _events.signal("outbound-address")
 
 
+#: The receivers each event had once the process connected its listeners (see
+#: `listeners_connected`): an event that lost one since is refused, not half-kept.
+_connected: dict[str, set[object]] = {}
+
+
+def listeners_connected() -> None:
+    """Called by disrupt.listeners.connect once every feature's listeners are connected."""
+    for name, signal in _events.items():
+        _connected[name] = set(signal.receivers)
+
+
 def require_listeners(signal: object) -> None:
     """A promise kept by listeners must not be silently skipped in a process that forgot
-    to connect them."""
-    if not getattr(signal, "receivers", None):
-        raise RuntimeError(f"no listener is connected to {getattr(signal, 'name', signal)}; "
+    to connect them, or that lost one of them."""
+    name = getattr(signal, "name", str(signal))
+    receivers = set(getattr(signal, "receivers", None) or ())
+    if not receivers or _connected.get(name, set()) - receivers:
+        raise RuntimeError(f"no listener is connected to {name}, or one is missing; "
                            "call disrupt.listeners.connect() when the process starts")

@@ -10,8 +10,9 @@ from disrupt.accounts import erasure as accounts_erasure
 from disrupt.cases import erasure as cases_erasure
 from disrupt.cases import tallies as cases_tallies
 from disrupt.dashboard import erasure as dashboard_erasure
+from disrupt.dashboard import pending as dashboard_pending
 from disrupt.db import Database
-from disrupt.events import case_erasure_committed
+from disrupt.events import case_erasure_committed, listeners_connected
 from disrupt.evidence import erasure as evidence_erasure
 from disrupt.monitoring import erasure as monitoring_erasure
 from disrupt.monitoring import outbound as monitoring_outbound
@@ -31,8 +32,10 @@ def connect() -> None:
         module.connect()
     platforms_attachment.connect()
     cases_tallies.connect()
+    dashboard_pending.connect()
     platforms_waiting.connect()
     monitoring_outbound.connect()
+    listeners_connected()
 
 
 def after_erasure(db: Database, session: Session, config: Any, case_id: int) -> None:

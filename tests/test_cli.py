@@ -64,6 +64,42 @@ def test_stats_json_on_empty_database_and_unknown_platform(tmp_path):
     assert missing.stderr.strip() == "disrupt: no platform named 'Nowhere'"
 
 
+def test_refold_statistics_rebuilds_figures_whose_tables_were_lost(tmp_path):
+    from sqlalchemy import text
+
+    from disrupt.db import Database, utcnow
+    from disrupt.listeners import connect
+    from disrupt.platforms.services import add_platform
+    from tests.support.factories import make_case, make_request
+
+    assert run("init", "--no-admin", tmp_path=tmp_path).returncode == 0
+    connect()
+    db = Database(f"sqlite:///{tmp_path / 'instance' / 'disrupt.sqlite3'}")
+    with db.session() as s:
+        platform = add_platform(s, name="PicShare", domains=["picshare.test"],
+                                contact="abuse@picshare.test")
+        s.flush()
+        case = make_case(s, now=utcnow(), urls=["https://picshare.test/1",
+                                                "https://picshare.test/2"],
+                         platform_id=platform.id)
+        make_request(s, case, platform, case.urls, sent_at=utcnow())
+        s.commit()
+    before = json.loads(run("stats", "--json", tmp_path=tmp_path).stdout)
+    assert before["overall"]["urls_notified"] == 2
+    with db.session() as s:  # a restore that brought the cases but old statistics
+        for table in ("takedown_cells", "funnel_cells", "takedown_facts"):
+            s.execute(text(f"DELETE FROM {table}"))
+        s.commit()
+    db.dispose()
+    lost = json.loads(run("stats", "--json", tmp_path=tmp_path).stdout)
+    assert lost["overall"]["urls_notified"] == 0
+    result = run("refold-statistics", tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2 URLs queued, 2 folded"
+    after = json.loads(run("stats", "--json", tmp_path=tmp_path).stdout)
+    assert {**after, "generated_at": None} == {**before, "generated_at": None}
+
+
 def test_bad_setting_is_one_line(tmp_path):
     result = run("stats", "--json", env={"DISRUPT_CHECK_TIMEOUT": "soon"}, tmp_path=tmp_path)
     assert result.returncode == 1

@@ -54,8 +54,8 @@ class Case(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(20), unique=True)
     secret_hash: Mapped[str | None] = mapped_column(String(255))
-    # active_history: the queue's tallies (cases.tallies) need the value a change replaces.
-    status: Mapped[str] = mapped_column(String(20), default="new", active_history=True)
+    #: Set by cases.status only, with priority, assignee_id and age_group (the tallies).
+    status: Mapped[str] = mapped_column(String(20), default="new")
     age_group: Mapped[str] = mapped_column(String(10), default="adult")
     #: The victim's answer to "Are the images intimate?" (INTIMATE_ANSWERS).
     intimate: Mapped[str | None] = mapped_column(String(10))
@@ -64,9 +64,8 @@ class Case(Base):
     consent_notices: Mapped[bool] = mapped_column(default=False)
     consent_hash_sharing: Mapped[bool] = mapped_column(default=False)
     contact_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    priority: Mapped[int] = mapped_column(default=PRIORITY_NORMAL, active_history=True)
-    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True,
-                                                    active_history=True)
+    priority: Mapped[int] = mapped_column(default=PRIORITY_NORMAL)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     outcome: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(index=True)  # the statistics' funnel
     updated_at: Mapped[datetime]
@@ -160,8 +159,6 @@ class ReportedURL(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    # Set on every change that moves the statistics; disrupt/dashboard folds and clears it.
-    stats_dirty: Mapped[bool] = mapped_column(default=True, index=True)
 
     case: Mapped[Case] = relationship(back_populates="urls")
     platform: Mapped[Platform | None] = relationship()  # noqa: F821
@@ -214,8 +211,8 @@ class Referral(Base):
 
 class CaseTally(Base):
     """How many cases have each status, priority and assignee (0: nobody): the queue's
-    counts without counting the backlog. Kept by cases.tallies on every flush that adds,
-    changes or deletes a case."""
+    counts without counting the backlog. Moved by cases.status whenever a case is added or
+    changes status, priority or assignee."""
 
     __tablename__ = "case_tallies"
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from disrupt.cases.models import (
     AGE_GROUPS,
@@ -22,7 +22,8 @@ from disrupt.cases.models import (
     ReportedURL,
 )
 from disrupt.cases.rules import ensure_work_allowed
-from disrupt.events import require_listeners, urls_reported
+from disrupt.cases.status import set_assignee, set_classification, set_status
+from disrupt.events import require_listeners, url_state_changed, urls_reported
 from disrupt.security import DataCipher
 from disrupt.translatable import N_
 from disrupt.urls.normalize import InvalidURL, host_of, normalize_many, normalize_url
@@ -151,8 +152,10 @@ def add_reported_url(
 
 def _announce(session: Session, case: Case, urls: list[ReportedURL], now: datetime) -> None:
     """Tell the features that follow new addresses (the platforms feature attaches each one
-    to its platform) before the caller sees them."""
+    to its platform, the dashboard counts it) before the caller sees them. Flushed first:
+    the listeners get rows with ids."""
     require_listeners(urls_reported)
+    session.flush()
     urls_reported.send(case, session=session, now=now, urls=urls)
 
 
@@ -307,12 +310,36 @@ def _check_workable(case: Case) -> None:
     ensure_work_allowed(case, CaseActionError)
 
 
+def _session_of(case: Case) -> Session:
+    session = object_session(case)
+    if session is None:
+        raise ValueError("the case is not in a session")
+    return session
+
+
 def assign_case(case: Case, assignee_id: int | None, now: datetime) -> None:
     """Assign (or release with None); a new case starts being worked when assigned."""
     _check_workable(case)
-    case.assignee_id = assignee_id
+    session = _session_of(case)
+    set_assignee(session, case, assignee_id)
     if assignee_id is not None and case.status == "new":
-        case.status = "in_progress"
+        set_status(session, case, "in_progress", now=now)
+    case.updated_at = now
+
+
+def start_work(session: Session, case: Case, now: datetime) -> None:
+    """Something was done for a new case (a notice queued): it is being worked."""
+    if case.status == "new":
+        set_status(session, case, "in_progress", now=now)
+    case.updated_at = now
+
+
+def reopen_for_new_urls(session: Session, case: Case, now: datetime) -> None:
+    """Addresses were added to a closed case, or one of its removed addresses is online
+    again: it goes back to the queue."""
+    if case.status == "closed":
+        set_status(session, case, "in_progress", now=now)
+        case.closed_at = None
     case.updated_at = now
 
 
@@ -336,13 +363,14 @@ def resume_checking(case: Case, url: ReportedURL, now: datetime) -> None:
     url.indeterminate_streak = 0
     url.next_check_at = now
     case.updated_at = now
+    url_state_changed.send(case.id, session=_session_of(case), now=now, url_ids=[url.id])
 
 
 def close_case(case: Case, outcome: str, now: datetime) -> None:
     _check_workable(case)
     if outcome not in CLOSE_OUTCOMES:
         raise CaseActionError("Choose an outcome to close the case.")
-    case.status = "closed"
+    set_status(_session_of(case), case, "closed", now=now)
     case.outcome = outcome
     case.closed_at = now
     case.updated_at = now
@@ -352,7 +380,7 @@ def close_case(case: Case, outcome: str, now: datetime) -> None:
 def reopen_case(case: Case, now: datetime) -> None:
     if case.status != "closed":
         raise CaseActionError("Only a closed case can be reopened.")
-    case.status = "in_progress"
+    set_status(_session_of(case), case, "in_progress", now=now)
     case.outcome = None
     case.closed_at = None
     case.updated_at = now
@@ -363,9 +391,9 @@ def classify_case(case: Case, *, age_group: str, high_priority: bool, now: datet
     _check_workable(case)
     if age_group not in AGE_GROUPS:
         raise CaseActionError(f"unknown age group {age_group!r}")
-    case.age_group = age_group
     if age_group == "minor":
-        case.priority = PRIORITY_MINOR
+        priority = PRIORITY_MINOR
     else:
-        case.priority = PRIORITY_HIGH if high_priority else PRIORITY_NORMAL
+        priority = PRIORITY_HIGH if high_priority else PRIORITY_NORMAL
+    set_classification(_session_of(case), case, age_group=age_group, priority=priority, now=now)
     case.updated_at = now

@@ -1,7 +1,8 @@
 """Moving the statistics cells by a set of facts, in SQL: `INSERT … SELECT … GROUP BY … ON
-CONFLICT DO UPDATE` over ``takedown_facts``, once per grain, instead of one upsert row per
-cell built in Python. The fold subtracts the facts it replaces and adds the new ones; a
-fold from scratch is one grouped insert per grain and table.
+CONFLICT DO UPDATE` over ``takedown_facts``, one per table, instead of one upsert row per
+cell built in Python. The facts are summed once per day and cohort, the weeks and months
+from those sums. The fold subtracts the facts it replaces and adds the new ones; a fold
+from scratch is one grouped insert per table.
 
 The SQL says what facts.py says in Python (``takedown_contribution``,
 ``funnel_contribution``): the reference computation and the tests compare both."""
@@ -11,7 +12,20 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, Table, and_, bindparam, case, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
@@ -38,6 +52,15 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
+def in_batch(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``url_ids`` parameter (a list): one array parameter on
+    PostgreSQL (``= ANY``: parsing and planning thousands of IN parameters costs more than
+    the statement), an expanded IN list on SQLite (no arrays)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("url_ids", type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam("url_ids", expanding=True))
+
+
 def _period_start(day: ColumnElement[Any], grain: str, dialect: str) -> ColumnElement[Any]:
     """The first day of the grain's period holding ``day`` (ISO weeks start on Monday)."""
     if grain == "d":
@@ -57,11 +80,16 @@ def _year(day: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     return cast(func.strftime("%Y", day), Integer)
 
 
-def _bucket(seconds: ColumnElement[Any]) -> ColumnElement[Any]:
-    """facts.bucket_of in SQL: the first edge the time (in hours) does not exceed."""
-    return case(*[(seconds <= edge * 3600, index)
-                  for index, edge in enumerate(BUCKET_EDGES_HOURS)],
-                else_=len(BUCKET_EDGES_HOURS))
+def _in_bucket(seconds: ColumnElement[Any], index: int) -> ColumnElement[bool]:
+    """facts.bucket_of(seconds) == index in SQL: above the previous edge (in hours), not
+    above this one. Two comparisons per column, not a CASE over every edge."""
+    edges = [edge * 3600 for edge in BUCKET_EDGES_HOURS]
+    above = seconds > edges[index - 1] if index > 0 else None
+    if index == len(edges):
+        assert above is not None
+        return above
+    below = seconds <= edges[index]
+    return below if above is None else and_(above, below)
 
 
 def _count(condition: ColumnElement[bool], sign: int) -> ColumnElement[Any]:
@@ -77,11 +105,10 @@ def _takedown_counters(sign: int) -> dict[str, ColumnElement[Any]]:
     counters["within_deadline"] = _count(facts.c.within_deadline.is_(True), sign)
     counters["upper_sum_s"] = sign * func.coalesce(func.sum(facts.c.upper_s), 0)
     counters["lower_sum_s"] = sign * func.coalesce(func.sum(facts.c.lower_s), 0)
-    up, lo = _bucket(facts.c.upper_s), _bucket(facts.c.lower_s)
     for index, name in enumerate(UPPER_COLUMNS):
-        counters[name] = _count(and_(timed, up == index), sign)
+        counters[name] = _count(and_(timed, _in_bucket(facts.c.upper_s, index)), sign)
     for index, name in enumerate(LOWER_COLUMNS):
-        counters[name] = _count(and_(timed, lo == index), sign)
+        counters[name] = _count(and_(timed, _in_bucket(facts.c.lower_s, index)), sign)
     assert tuple(counters) == TAKEDOWN_COUNTERS
     return counters
 
@@ -117,31 +144,46 @@ def move_cells(session: Session, url_ids: Sequence[int] | None, sign: int) -> No
 
 @functools.cache
 def _statements(dialect: str, sign: int, chosen_ids: bool) -> tuple[Any, ...]:
-    """The six upserts (three grains, two tables), built once per process and kind."""
-    chosen = (facts.c.reported_url_id.in_(bindparam("url_ids", expanding=True))
-              if chosen_ids else literal(True))
-    built = []
-    for grain in GRAINS:
-        takedown_keys = _period_keys(facts.c.sent_day, grain, dialect) + [
-            facts.c.platform_id, facts.c.legal_basis, facts.c.minor, facts.c.case_group]
-        deadline = func.max(facts.c.deadline_epoch) if sign > 0 else literal(0)
-        counters = _takedown_counters(sign)
-        source = (select(literal(grain).label("grain"), *takedown_keys,
-                         deadline.label("max_deadline_epoch"),
-                         *[value.label(name) for name, value in counters.items()])
-                  .where(chosen, facts.c.sent_at.is_not(None))
-                  .group_by(*takedown_keys))
-        built.append(_upsert(dialect, takedown_cells, TAKEDOWN_KEY, TAKEDOWN_COUNTERS, source,
-                             greatest=("max_deadline_epoch",)))
+    """Two upserts, one per cell table, built once per process and kind. Each sums the
+    facts once per day and cohort (a CTE) and the three grains from those day sums
+    (UNION ALL), instead of one pass over the facts per grain."""
+    chosen = in_batch(facts.c.reported_url_id, dialect) if chosen_ids else literal(True)
+    deadline = func.max(facts.c.deadline_epoch) if sign > 0 else literal(0)
+    takedown_days = _by_day(
+        and_(chosen, facts.c.sent_at.is_not(None)),
+        [facts.c.sent_day.label("day"), facts.c.platform_id, facts.c.legal_basis,
+         facts.c.minor, facts.c.case_group],
+        {"max_deadline_epoch": deadline, **_takedown_counters(sign)}, "takedown_days")
+    funnel_days = _by_day(
+        chosen, [facts.c.created_day.label("day"), facts.c.url_platform_id.label("platform_id"),
+                 facts.c.minor, facts.c.case_group], _funnel_counters(sign), "funnel_days")
+    return (
+        _upsert(dialect, takedown_cells, TAKEDOWN_KEY, TAKEDOWN_COUNTERS,
+                _rollup(takedown_days, dialect, TAKEDOWN_COUNTERS, ("max_deadline_epoch",)),
+                greatest=("max_deadline_epoch",)),
+        _upsert(dialect, funnel_cells, FUNNEL_KEY, FUNNEL_COUNTERS,
+                _rollup(funnel_days, dialect, FUNNEL_COUNTERS)),
+    )
 
-        funnel_keys = _period_keys(facts.c.created_day, grain, dialect) + [
-            facts.c.url_platform_id.label("platform_id"), facts.c.minor, facts.c.case_group]
-        counters = _funnel_counters(sign)
-        source = (select(literal(grain).label("grain"), *funnel_keys,
-                         *[value.label(name) for name, value in counters.items()])
-                  .where(chosen).group_by(*funnel_keys))
-        built.append(_upsert(dialect, funnel_cells, FUNNEL_KEY, FUNNEL_COUNTERS, source))
-    return tuple(built)
+
+def _by_day(condition: ColumnElement[bool], keys: list[Any],
+            values: dict[str, ColumnElement[Any]], name: str) -> Any:
+    return (select(*keys, *[value.label(column) for column, value in values.items()])
+            .where(condition).group_by(*keys).cte(name))
+
+
+def _rollup(days: Any, dialect: str, counters: Sequence[str],
+            greatest: Sequence[str] = ()) -> Any:
+    """The cells of the three grains from the day sums: one GROUP BY per grain."""
+    cohort = [c for c in days.c if c.name != "day" and c.name not in (*counters, *greatest)]
+    parts = []
+    for grain in GRAINS:
+        keys = _period_keys(days.c.day, grain, dialect) + cohort
+        parts.append(select(literal(grain).label("grain"), *keys,
+                            *[func.max(days.c[name]).label(name) for name in greatest],
+                            *[func.sum(days.c[name]).label(name) for name in counters])
+                     .group_by(*keys))
+    return union_all(*parts)
 
 
 def _period_keys(day: ColumnElement[Any], grain: str, dialect: str) -> list[Any]:

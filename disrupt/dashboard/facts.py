@@ -1,5 +1,7 @@
 """One reported URL's contribution to the statistics, computed from its row, its case, the
-first removal request sent for it and its own checks. Pure functions: no session."""
+first removal request sent for it and its own checks. Pure functions: no session.
+These are the rules as written; the fold computes the same in SQL (setfold.py, cells.py),
+the naive reference (reference.py) with these, and the tests compare both."""
 from __future__ import annotations
 
 import calendar

@@ -1,8 +1,9 @@
 """Incrementally kept statistics (DESIGN.md §8).
 
-Every ReportedURL carries ``stats_dirty``: a flush listener sets it whenever something that
-moves a figure changes (the URL's state or checks, its case's status or age group, a removal
-request covering it). ``services.fold_statistics`` turns dirty URLs into one
+A reported URL enters ``statistics_pending`` whenever something that moves a figure changes
+(new addresses, checks, a caseworker's change of state, its case's status or age group, a
+removal request covering it, its platform): the dashboard listens for those features' named
+events (dashboard.pending). ``fold.fold_statistics`` turns pending URLs into one
 ``TakedownFact`` each and adds the difference between the new and the previous fact to two
 tables of daily cells. The dashboard sums cells (a few rows per day) instead of reading the
 check log.
@@ -22,17 +23,12 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
-    event,
-    inspect,
-    select,
-    update,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from disrupt.cases.models import URL_STATES, Case, ReportedURL
+from disrupt.cases.models import URL_STATES
 from disrupt.db import Base
-from disrupt.monitoring.models import URLCheck
-from disrupt.platforms.models import RemovalRequest, removal_request_urls
+from disrupt.platforms.models import removal_request_urls
 
 # Time-to-removal histogram: bucket i holds times t with EDGES[i-1] < t <= EDGES[i] hours
 # (bucket 0: 0 <= t <= 1 h; the last bucket: more than a year).
@@ -130,37 +126,13 @@ class TakedownFact(Base):
         return self.sent_at is not None
 
 
-_URL_FIELDS = ("state", "reappeared", "check_count", "platform_id", "case_id", "removed_at",
-               "last_seen_online_at", "removal_suspected_at")
-_CASE_FIELDS = ("status", "age_group")
-_REQUEST_FIELDS = ("sent_at", "deadline_at", "legal_basis", "platform_id", "status")
+class PendingFold(Base):
+    """A reported URL whose figures may have moved since it was last folded: queued by the
+    dashboard's listeners (dashboard.pending) on the events of the features that change what
+    a fact reads, claimed and deleted by the fold."""
 
+    __tablename__ = "statistics_pending"
 
-def _changed(obj: object, fields: tuple[str, ...]) -> bool:
-    attrs = inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in fields)
-
-
-@event.listens_for(Session, "before_flush")
-def _mark_statistics_dirty(session: Session, _context: object, _instances: object) -> None:
-    """Whatever code changes a URL, its case or a request, the statistics hear of it."""
-    for obj in list(session.new) + list(session.dirty):
-        if isinstance(obj, ReportedURL):
-            if obj in session.new or _changed(obj, _URL_FIELDS):
-                obj.stats_dirty = True
-        elif isinstance(obj, URLCheck):
-            url = session.get(ReportedURL, obj.reported_url_id)
-            if url is not None:
-                url.stats_dirty = True
-        elif isinstance(obj, Case) and obj.id is not None and _changed(obj, _CASE_FIELDS):
-            session.execute(update(ReportedURL).where(ReportedURL.case_id == obj.id)
-                            .values(stats_dirty=True))
-        elif isinstance(obj, RemovalRequest) and obj in session.new:
-            for url in obj.urls:
-                url.stats_dirty = True
-        elif (isinstance(obj, RemovalRequest) and obj.id is not None
-              and _changed(obj, _REQUEST_FIELDS)):
-            linked = select(removal_request_urls.c.url_id).where(
-                removal_request_urls.c.request_id == obj.id)
-            session.execute(update(ReportedURL).where(ReportedURL.id.in_(linked))
-                            .values(stats_dirty=True))
+    reported_url_id: Mapped[int] = mapped_column(
+        ForeignKey("reported_urls.id", ondelete="CASCADE"), primary_key=True
+    )

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
@@ -25,6 +25,7 @@ from disrupt.dashboard.facts import (
     week_start,
 )
 from disrupt.dashboard.fold import deadline_hours_by_platform
+from disrupt.dashboard.pending import count_pending
 from disrupt.dashboard.services import (
     OVERDUE_LIST_LIMIT,
     Scope,
@@ -149,8 +150,7 @@ def naive_statistics(
         scope, dimension_rows=dimension_rows, period_rows=period_rows,
         overdue_rows=overdue_rows, funnel=funnel, overdue_list=overdue_list,
         platforms=platform_list(session),
-        pending=session.scalar(select(func.count()).select_from(ReportedURL)
-                               .where(ReportedURL.stats_dirty == true())) or 0,
+        pending=count_pending(session),
         now=now, hash_exchange=feedback_counts(session))
     # Read from the cases themselves on both sides (no cells): checked by hand in
     # tests/dashboard/test_casework.py.

@@ -17,6 +17,7 @@ from disrupt.accounts.models import User
 from disrupt.accounts.services import create_user, enrol_totp, record_audit
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.services import SubmittedHash
+from disrupt.cases.status import set_assignee
 from disrupt.db import Database, utcnow
 from disrupt.demo.cdn import SimulatedCDN
 from disrupt.demo.escalation import seed_escalation
@@ -102,7 +103,7 @@ def seed_demo(
         case = _open_case(session, age_group, language, urls, pictures, cipher, now)
         if send is None:
             continue
-        case.assignee_id = caseworker.id
+        set_assignee(session, case, caseworker.id)
         if send == "trace":
             logins.traced_url = urls[0]
             continue

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash, ReportedURL
-from disrupt.cases.services import mark_news
-from disrupt.events import picture_seen_online
+from disrupt.cases.services import mark_news, reopen_for_new_urls
+from disrupt.events import checks_recorded, picture_seen_online, require_listeners
 from disrupt.hashing.matching import HashRecord
 from disrupt.monitoring import rules as R
 from disrupt.monitoring.checker import CheckOutcome, CheckTarget, StoredFingerprint
@@ -21,7 +21,6 @@ from disrupt.monitoring.models import HostFingerprint, URLCheck
 from disrupt.monitoring.schedule import next_check_at
 from disrupt.monitoring.states import apply_verdict
 from disrupt.platforms.models import Platform
-from disrupt.platforms.waiting import refresh_waiting
 
 
 @dataclass(frozen=True)
@@ -223,8 +222,7 @@ def _write_batch(session: Session, logs: list[dict[str, Any]], states: list[dict
         .where(table.c.id == bindparam("b_id"), table.c.lease_owner == worker,
                table.c.next_check_at == bindparam("b_due"))
         # The SET clause also takes every column named in the parameters (the state).
-        # A new check moves the dashboard's figures: stats_dirty (disrupt/dashboard).
-        .values(lease_owner=None, lease_expires_at=None, stats_dirty=True),
+        .values(lease_owner=None, lease_expires_at=None),
         states,
     )
 
@@ -269,7 +267,9 @@ def record_checks(
     if not logs:
         return []
     _write_batch(session, logs, states, worker)
-    refresh_waiting(session, removal_moved)
+    require_listeners(checks_recorded)
+    checks_recorded.send(None, session=session, now=now,
+                         url_ids=[r.reported_url_id for r in written], removal_moved=removal_moved)
     mark_news(session, news, now=now)
     for url, outcome in reappeared:
         alert_reappearance(session, url, outcome, now=now)
@@ -283,11 +283,8 @@ def alert_reappearance(session: Session, url: URLState | ReportedURL, outcome: C
                        now: datetime) -> None:
     """A removed URL is online again: audit it and put the case back in the queue."""
     case = session.get(Case, url.case_id)
-    if case is not None and case.status == "closed":
-        case.status = "in_progress"
-        case.closed_at = None
     if case is not None:
-        case.updated_at = now
+        reopen_for_new_urls(session, case, now)
     record_audit(session, action="url_reappeared", now=now, actor_kind="system",
                  record=session.get(ReportedURL, url.id), case_id=url.case_id, url=url.url,
                  reason=outcome.reason)

@@ -17,12 +17,10 @@ from disrupt.platforms.services import platform_for_host
 def on_urls_reported(_case: Any, *, session: Session, now: datetime,
                      urls: list[ReportedURL], **_: object) -> None:
     platforms: dict[str, Platform | None] = {}
-    # The new rows are not flushed yet: the lookups must not flush them half-made.
-    with session.no_autoflush:
-        for url in urls:
-            if url.host not in platforms:
-                platforms[url.host] = platform_for_host(session, url.host)
-            url.platform = platforms[url.host]
+    for url in urls:
+        if url.host not in platforms:
+            platforms[url.host] = platform_for_host(session, url.host)
+        url.platform = platforms[url.host]
 
 
 def connect() -> None:

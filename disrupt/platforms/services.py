@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.rules import case_stopped, ensure_work_allowed
+from disrupt.cases.services import start_work
+from disrupt.events import urls_attached
 from disrupt.platforms.hosts import domain_candidates, is_icann_public_suffix, platform_candidates
 from disrupt.platforms.models import (
     CHANNELS,
@@ -36,6 +38,7 @@ from disrupt.platforms.notices import (
     render_notice,
     render_notice_text,
 )
+from disrupt.platforms.waiting import announce_requests
 
 __all__ = [
     "LEGAL_BASIS_NAMES", "NOTICE_LANGUAGES", "NoticeError", "NoticeInvalid", "Notifier",
@@ -241,7 +244,7 @@ def update_platform(session: Session, platform: Platform, **fields: Any) -> Plat
 
 def reattach_urls(session: Session) -> int:
     """Point every reported URL at the platform its host matches now; returns the changes."""
-    changed = 0
+    changed: list[int] = []
     cache: dict[str, int | None] = {}
     for url in session.scalars(select(ReportedURL)):
         if url.host not in cache:
@@ -249,8 +252,10 @@ def reattach_urls(session: Session) -> int:
             cache[url.host] = match.id if match is not None else None
         if url.platform_id != cache[url.host]:
             url.platform_id = cache[url.host]
-            changed += 1
-    return changed
+            changed.append(url.id)
+    if changed:
+        urls_attached.send(None, session=session, url_ids=changed)
+    return len(changed)
 
 
 def platform_for_host(session: Session, host: str) -> Platform | None:
@@ -371,9 +376,8 @@ def queue_removal_request(
     )
     request.urls = list(urls)
     session.add(request)
-    if case.status == "new":
-        case.status = "in_progress"
-    case.updated_at = now
+    start_work(session, case, now)
+    announce_requests(session, [request], now=now)
     return request
 
 
@@ -404,6 +408,7 @@ def queue_follow_up(
     )
     follow_up.urls = list(original.urls)
     session.add(follow_up)
+    announce_requests(session, [follow_up], now=now)
     return follow_up
 
 
@@ -507,6 +512,8 @@ def record_delivery(
     if reply is not None and reply.status in REPLY_STATUSES:
         record_reply(session, request, status=reply.status, reason=reply.reason,
                      reference=reply.reference, source="api", now=now)
+    else:
+        announce_requests(session, [request], now=now)
     return True
 
 
@@ -553,4 +560,5 @@ def record_reply(
     request.reply_reason = reason
     if reference:
         request.platform_reference = reference
+    announce_requests(session, [request], now=now)
     return reply

@@ -1,53 +1,26 @@
 """Per case, the deadline a platform is still running on and from when the case is overdue
-(platforms.deadlines.overdue_clause, the case's status aside): read again after every
-flush that adds, changes or deletes a removal request or moves an address in or out of
-"removed", and announced (`waiting_deadline_changed`); the cases feature keeps them on the
-case for the queue. Requests only enter or leave "sent"/"acknowledged" through the ORM (the
-bulk updates in services and erasure move drafts and queued ones to failed); the worker's
-batched checks, which bypass the ORM, call `refresh_waiting` for the addresses they move."""
+(platforms.deadlines.overdue_clause, the case's status aside): read again whenever a
+request is created, sent or answered (`announce_requests`, called by every such writer in
+this feature) and when checks move an address in or out of "removed" (`checks_recorded`),
+and announced (`waiting_deadline_changed`); the cases feature keeps them on the case for the
+queue. Requests only enter or leave "sent"/"acknowledged" through those writers (the bulk
+updates in services and erasure move drafts and queued ones to failed)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import event, exists, func, inspect, select
-from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session
 
 from disrupt.cases.models import ReportedURL
-from disrupt.events import require_listeners, waiting_deadline_changed
+from disrupt.events import (
+    checks_recorded,
+    requests_changed,
+    require_listeners,
+    waiting_deadline_changed,
+)
 from disrupt.platforms.models import AWAITING_ACTION, RemovalRequest, removal_request_urls
-
-_WATCHED = ("status", "deadline_at", "sent_at", "case_id", "urls")
-
-
-def _changed(obj: Any, names: Iterable[str]) -> bool:
-    attrs = inspect(obj).attrs
-    return any(attrs[name].history.has_changes() for name in names)
-
-
-def _removal_moved(url: ReportedURL) -> bool:
-    history = inspect(url).attrs.state.history
-    before = [*history.deleted, *history.unchanged]
-    return bool(history.added) and (
-        not before or (before[0] == "removed") != (history.added[0] == "removed"))
-
-
-def _touched_cases(session: Session) -> set[int]:
-    cases: set[int] = set()
-    for obj in session.new:
-        if isinstance(obj, RemovalRequest):
-            cases.add(obj.case_id)
-    for obj in session.dirty:
-        if isinstance(obj, RemovalRequest) and _changed(obj, _WATCHED):
-            history = inspect(obj).attrs.case_id.history
-            cases.update((*history.deleted, obj.case_id))
-        elif isinstance(obj, ReportedURL) and _removal_moved(obj):
-            cases.add(obj.case_id)
-    for obj in session.deleted:
-        if isinstance(obj, RemovalRequest | ReportedURL):
-            cases.add(inspect(obj).dict.get("case_id", 0))
-    return {c for c in cases if isinstance(c, int) and c}
 
 
 def refresh_waiting(session: Session, case_ids: Iterable[int]) -> None:
@@ -75,10 +48,23 @@ def refresh_waiting(session: Session, case_ids: Iterable[int]) -> None:
                                       overdue_from=overdue.get(case_id))
 
 
-def _after_flush(session: Session, _context: UOWTransaction) -> None:
-    refresh_waiting(session, _touched_cases(session))
+def announce_requests(session: Session, requests: Iterable[RemovalRequest], *,
+                      now: datetime) -> None:
+    """Requests were created, sent or answered: their cases' deadlines are read again and
+    the other features hear of it (`requests_changed`). Every writer of what those read
+    (status, sent time, deadline, platform, legal basis, addresses) calls this."""
+    changed = list(requests)
+    session.flush()
+    refresh_waiting(session, {request.case_id for request in changed})
+    require_listeners(requests_changed)
+    requests_changed.send(None, session=session, now=now,
+                          request_ids=[request.id for request in changed])
+
+
+def _on_checks_recorded(_sender: object, *, session: Session, removal_moved: Iterable[int],
+                        **_: object) -> None:
+    refresh_waiting(session, removal_moved)
 
 
 def connect() -> None:
-    if not event.contains(Session, "after_flush", _after_flush):
-        event.listen(Session, "after_flush", _after_flush)
+    checks_recorded.connect(_on_checks_recorded)

@@ -26,7 +26,9 @@ from disrupt.cases.services import (
     add_reported_url,
     post_message,
     priority_for,
+    reopen_for_new_urls,
 )
+from disrupt.cases.status import add_case, set_status
 from disrupt.events import case_erased, case_withdrawn, require_listeners
 from disrupt.platforms.models import RemovalRequest, removal_request_urls
 from disrupt.security import (
@@ -83,7 +85,7 @@ def open_case(
     )
     if intimate in INTIMATE_ANSWERS:
         case.intimate = intimate
-    session.add(case)
+    add_case(session, case)
     session.flush()
     for url in urls:
         add_reported_url(session, case, url, reported_by="victim", now=now,
@@ -144,20 +146,24 @@ def throttle_key(secret_key: str, text: str) -> str:
     return hmac.new(secret_key.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
-def _throttle_row(session: Session, scope: str, key: str, now: datetime) -> LoginThrottle:
+def _throttle_row(session: Session, scope: str, key: str, now: datetime,
+                  failures: int = 0) -> tuple[LoginThrottle, bool]:
+    """The counter of this scope and key, and whether it was made here (holding `failures`
+    in a new window)."""
     row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == scope,
                                                      LoginThrottle.key == key))
     if row is not None:
-        return row
+        return row, False
     try:
         with session.begin_nested():
-            row = LoginThrottle(scope=scope, key=key, failures=0, window_started_at=now)
+            row = LoginThrottle(scope=scope, key=key, failures=failures, window_started_at=now)
             session.add(row)
     except IntegrityError:  # another web process inserted it first
         row = session.scalar(select(LoginThrottle).where(LoginThrottle.scope == scope,
                                                          LoginThrottle.key == key))
         assert row is not None
-    return row
+        return row, False
+    return row, True
 
 
 def is_locked(session: Session, keys: dict[str, str], now: datetime) -> bool:
@@ -176,7 +182,7 @@ def record_failure(session: Session, keys: dict[str, str], policy: ThrottlePolic
     """Count one failed look-up under each key; lock a client address that reaches its
     limit. A reference is never locked (reference_delay slows it down)."""
     for scope, key in keys.items():
-        row = _throttle_row(session, scope, key, now)
+        row, _made = _throttle_row(session, scope, key, now)
         if row.window_started_at < now - policy.lock_for:
             session.execute(update(LoginThrottle).where(LoginThrottle.id == row.id)
                             .values(failures=0, window_started_at=now))
@@ -218,7 +224,10 @@ def count_case_opening(session: Session, key: str, policy: ThrottlePolicy,
     """Count one case opened by this client address; raise TooManyCases when it has opened
     `cases_per_client_hour` in the current hour. Conditional updates, so web processes
     counting at once never let more through."""
-    row = _throttle_row(session, "case_open", key, now)
+    allowed = policy.cases_per_client_hour > 0
+    row, made = _throttle_row(session, "case_open", key, now, failures=int(allowed))
+    if made and allowed:
+        return  # the address's first case in the window: its new counter already holds it
     session.execute(update(LoginThrottle).where(
         LoginThrottle.id == row.id, LoginThrottle.window_started_at < now - CASE_OPENING_WINDOW,
     ).values(failures=0, window_started_at=now))
@@ -299,8 +308,7 @@ def add_urls(session: Session, case: Case, urls: list[str], now: datetime,
             raise CaseFull("urls", max_per_case, held)
     added = [add_reported_url(session, case, url, reported_by="victim", now=now,
                               first_check_delay=first_check_delay) for url in urls]
-    if case.status == "closed":
-        case.status = "in_progress"
+    reopen_for_new_urls(session, case, now)
     _victim_audit(session, "victim.urls_added", case, now, count=len(added))
     return added
 
@@ -347,7 +355,7 @@ def withdraw_case(session: Session, case: Case, now: datetime) -> None:
     sent are cancelled (each feature does its part on `case_withdrawn`)."""
     _require_open(case)
     require_listeners(case_withdrawn)
-    case.status = "withdrawn"
+    set_status(session, case, "withdrawn", now=now)
     case.withdrawn_at = now
     case.updated_at = now
     case_withdrawn.send(case, session=session, now=now)
@@ -364,7 +372,7 @@ def erase_case(session: Session, case: Case, now: datetime) -> None:
     require_listeners(case_erased)
     urls = {url_id: url for url_id, url in session.execute(
         select(ReportedURL.id, ReportedURL.url).where(ReportedURL.case_id == case.id))}
-    case.status = "erased"
+    set_status(session, case, "erased", now=now)
     case.erased_at = now
     case.updated_at = now
     case_erased.send(case, session=session, now=now, urls=urls)

@@ -2,13 +2,12 @@
 filters with their counts, and pages."""
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
-from disrupt.cases.models import Case, ReportedURL
 from disrupt.console.queue import QueueFilter, Viewer, queue_page
 from disrupt.db import utcnow
-from disrupt.platforms.models import Platform, RemovalRequest
+from disrupt.platforms.models import Platform
+from tests.support.factories import add_url, make_case, make_request
 from tests.support.staff import make_user, staff_client
 
 
@@ -21,23 +20,16 @@ def _seed(db, me, other):
 
         def case(ref, *, days, priority=0, age="adult", status="new", assignee=None,
                  platform=None, deadline_in=None, request_status="sent"):
-            c = Case(reference=ref, status=status, age_group=age, priority=priority,
-                     assignee_id=assignee, created_at=now - timedelta(days=days),
-                     updated_at=now)
-            s.add(c)
-            s.flush()
+            c = make_case(s, now=now - timedelta(days=days), reference=ref, status=status,
+                          age_group=age, priority=priority, assignee_id=assignee,
+                          updated_at=now)
             urls = []
             if platform is not None:
-                urls.append(ReportedURL(case_id=c.id, url=f"https://{ref}.test/",
-                                        host=f"{ref}.test", platform_id=platforms[platform].id,
-                                        created_at=now))
-                s.add_all(urls)
+                urls.append(add_url(s, c, f"https://{ref}.test/",
+                                    platform_id=platforms[platform].id, now=now))
             if deadline_in is not None:  # overdue needs a URL not removed in the request
-                s.add(RemovalRequest(
-                    case_id=c.id, platform_id=platforms[platform or 0].id,
-                    legal_basis="dsa_art16", language="en", channel="email", subject="s",
-                    body="b", idempotency_key=uuid.uuid4().hex, status=request_status,
-                    created_at=now, sent_at=now, deadline_at=now + deadline_in, urls=urls))
+                make_request(s, c, platforms[platform or 0], urls, sent_at=now,
+                             status=request_status, deadline_at=now + deadline_in)
             return c
 
         case("OLD", days=40)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from disrupt.cases.models import Case, ReportedURL
+from disrupt.events import checks_recorded
 from disrupt.monitoring.models import URLCheck
 from disrupt.monitoring.states import apply_verdict
 from disrupt.platforms.models import RemovalRequest
@@ -51,11 +52,14 @@ def _url(session, case: Case, name: str, platform, created: str) -> ReportedURL:
 
 
 def _checks(session, url: ReportedURL, *checks: tuple[str, str]) -> None:
+    """Checks at the given moments, announced as monitoring.services.record_checks does."""
     for moment, verdict in checks:
         session.add(URLCheck(reported_url_id=url.id, due_at=at(moment), checked_at=at(moment),
                              verdict=verdict, reason=verdict, detector_version="test"))
         apply_verdict(url, verdict, now=at(moment), confirm_after=CONFIRM, reason=verdict)
     session.flush()
+    checks_recorded.send(None, session=session, now=at(checks[-1][0]), url_ids=[url.id],
+                         removal_moved={url.case_id})
 
 
 def _request(session, case: Case, platform, urls: list[ReportedURL], basis: str, sent: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import uuid
 
 from disrupt.cases.models import Case
+from disrupt.cases.services import classify_case
 from disrupt.dashboard.fold import fold_statistics, pending_changes
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.platforms.models import RemovalRequest
@@ -40,7 +41,8 @@ def test_delivery_classification_and_checks_mark_urls_for_the_fold(db):
         assert (overall["urls_notified"], overall["pending"]) == (1, 1)
 
         # a caseworker reclassifies the case: the URL moves to the minors
-        session.get(Case, case.id).age_group = "minor"
+        classify_case(session.get(Case, case.id), age_group="minor", high_priority=False,
+                      now=fixture.at("01-05 10:30"))
         session.flush()
         assert pending_changes(session) == 1
         fold_statistics(session, confirm_after=fixture.CONFIRM)

@@ -210,7 +210,6 @@ def test_segments_cover_a_range_with_whole_periods_and_edge_days():
 
 def test_changes_after_a_fold_are_counted_and_erasure_keeps_the_counts(db, dataset):
     from disrupt.cases.models import ReportedURL
-    from disrupt.monitoring.states import apply_verdict
 
     with db.session() as session:
         u5 = session.get(ReportedURL, dataset["u5"])
@@ -219,14 +218,7 @@ def test_changes_after_a_fold_are_counted_and_erasure_keeps_the_counts(db, datas
         # u2 comes down after its follow-up: removed 01-15 10:00, confirmed 12:00
         u2 = session.scalar(__import__("sqlalchemy").select(ReportedURL)
                             .where(ReportedURL.url == "https://picshare.test/u2"))
-        from disrupt.monitoring.models import URLCheck
-        for moment in ("01-15 10:00", "01-15 12:00"):
-            session.add(URLCheck(reported_url_id=u2.id, due_at=fixture.at(moment),
-                                 checked_at=fixture.at(moment), verdict="removed",
-                                 reason="gone", detector_version="test"))
-            apply_verdict(u2, "removed", now=fixture.at(moment), confirm_after=fixture.CONFIRM,
-                          reason="gone")
-        session.flush()
+        fixture._checks(session, u2, ("01-15 10:00", "removed"), ("01-15 12:00", "removed"))
         assert pending_changes(session) == 1
         fold_all(session)
         session.commit()

@@ -5,10 +5,13 @@ import pytest
 
 from disrupt.db import Database
 from disrupt.demo.seed import demo_image
+from disrupt.listeners import connect
 
 
 @pytest.fixture
 def mdb(database_url: str):
+    """A database without an app: the listeners connected as the worker connects them."""
+    connect()
     db = Database(database_url)
     yield db
     db.dispose()

@@ -27,11 +27,13 @@ from disrupt.platforms.services import (
     claim_queued_requests,
     queue_follow_up,
     queue_removal_request,
+    record_delivery,
     retry_failed_request,
 )
 from disrupt.victims.services import erase_case, withdraw_case
 from tests.platforms.support import NOTIFIER, make_case
 from tests.support.apps import make_test_app
+from tests.support.factories import set_url_states
 from tests.support.web import CSRF_RE, login, post_form
 
 PASSWORD = "correct horse 42"
@@ -318,10 +320,11 @@ def test_overdue_is_the_same_everywhere(database_url, tmp_path):
             request = queue_removal_request(session, case=case, platform=platform,
                                             urls=list(case.urls), legal_basis="dsa_art16",
                                             language="en", notifier=NOTIFIER, now=sent_at)
-            request.status, request.sent_at = "sent", sent_at
-            request.deadline_at = sent_at + timedelta(hours=48)
-            for i, url in enumerate(case.urls):
-                url.state = "removed" if name == "removed" or i == 0 else "online"
+            request.lease_owner = "w"
+            assert record_delivery(session, request, worker="w", now=sent_at)
+            set_url_states(session, {url: "removed" if name == "removed" or i == 0
+                                     else "online" for i, url in enumerate(case.urls)},
+                           now=sent_at)
             cases[name], requests[name] = case, request
         session.flush()
         withdraw_case(session, cases["withdrawn"], now)

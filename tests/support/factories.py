@@ -1,7 +1,9 @@
 """The one place tests build domain rows: cases, reported URLs, fingerprints, removal
 requests and users. Each builder adds to the caller's session and flushes; the caller owns the
 commit, as a view or job would. Builders write rows directly (a test states the exact state it
-needs); `report_urls` goes through the cases service, as a victim or caseworker would."""
+needs) and announce them as the writers would (the queue's tallies, the statistics, the
+waiting deadlines follow); `report_urls` goes through the cases service, as a victim or
+caseworker would."""
 from __future__ import annotations
 
 import uuid
@@ -15,8 +17,11 @@ from disrupt.accounts.models import User
 from disrupt.accounts.services import create_user
 from disrupt.cases.models import Case, MediaHash, ReportedURL
 from disrupt.cases.services import add_reported_url
+from disrupt.cases.status import add_case
+from disrupt.events import checks_recorded, url_state_changed
 from disrupt.hashing.pipeline import hash_image_bytes
 from disrupt.platforms.models import Platform, RemovalRequest
+from disrupt.platforms.waiting import announce_requests
 from disrupt.urls.normalize import host_of
 
 PDQ = "ab" * 32
@@ -34,7 +39,7 @@ def make_case(session: Session, *, now: datetime, reference: str | None = None,
                                   created_at=now, updated_at=now)
     values.update(fields)
     case = Case(reference=reference or f"T-{uuid.uuid4().hex[:8].upper()}", **values)
-    session.add(case)
+    add_case(session, case)
     session.flush()
     for _ in range(hashes):
         add_hash(session, case, now=now)
@@ -76,7 +81,19 @@ def add_url(session: Session, case: Case, url: str, *, now: datetime,
                            next_check_at=next_check_at or now, **fields)
     session.add(reported)
     session.flush()
+    url_state_changed.send(case.id, session=session, now=now, url_ids=[reported.id])
     return reported
+
+
+def set_url_states(session: Session, states: dict[ReportedURL, str], *,
+                   now: datetime) -> None:
+    """URL states as the worker's checks leave them, announced as
+    monitoring.services.record_checks does (`checks_recorded`)."""
+    for url, state in states.items():
+        url.state = state
+    session.flush()
+    checks_recorded.send(None, session=session, now=now, url_ids=[u.id for u in states],
+                         removal_moved={u.case_id for u in states})
 
 
 def report_urls(session: Session, case: Case, urls: Iterable[str], *, now: datetime,
@@ -102,7 +119,7 @@ def make_request(session: Session, case: Case, platform: Platform,
     request = RemovalRequest(**values)
     request.urls = list(urls)
     session.add(request)
-    session.flush()
+    announce_requests(session, [request], now=sent_at)
     return request
 
 
