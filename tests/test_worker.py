@@ -54,3 +54,17 @@ def test_the_mailbox_is_read_only_when_imap_host_is_set(database_url, tmp_path):
         assert job.func(*job.args, **job.kwargs) == 0  # no server there: logged, no crash
     finally:
         db.dispose()
+
+
+def test_startup_objects_are_kept_out_of_full_collections():
+    import gc
+
+    from disrupt.worker import freeze_startup_objects
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        freeze_startup_objects()
+        assert gc.get_freeze_count() > 0  # the modules loaded so far, at least
+    finally:
+        gc.unfreeze()

@@ -35,6 +35,7 @@ from disrupt.hashing.pipeline import (
 from disrupt.monitoring import rules as R
 from disrupt.monitoring.fetch import FetchResult, fetch, shared_transport
 from disrupt.monitoring.page import Page, read_page
+from disrupt.monitoring.wire import WireTransport
 
 #: Changes when a rule that can say "removed" changes: stored removals from an older
 #: version are verified again (issue 12: media_replaced, soft404_fingerprint and
@@ -316,7 +317,8 @@ class Checker:
     """
 
     def __init__(self, settings: CheckSettings, *, fingerprints: FingerprintStore | None = None,
-                 client: httpx.Client | httpx.BaseTransport | None = None) -> None:
+                 client: httpx.Client | httpx.BaseTransport | WireTransport | None = None
+                 ) -> None:
         self.settings = settings
         self.fingerprints = fingerprints if fingerprints is not None else MemoryFingerprints()
         self.client = client
@@ -324,9 +326,9 @@ class Checker:
         self._locks_lock = threading.Lock()
 
     @staticmethod
-    def shared_transport() -> httpx.BaseTransport:
-        """One transport for many fetches (see :class:`disrupt.monitoring.fetch.PerThreadTransport`:
-        no proxy, no cookies, no pooled connections, no cap on parallel connections)."""
+    def shared_transport() -> WireTransport:
+        """One transport for many fetches (see :mod:`disrupt.monitoring.wire`: no proxy, no
+        cookies, no pooled connections, no cap on parallel connections)."""
         return shared_transport()
 
     # -- fetching ----------------------------------------------------------------------

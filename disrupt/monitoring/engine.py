@@ -64,6 +64,10 @@ log = logging.getLogger(__name__)
 
 #: How often the main thread asks again for a slot that other workers hold.
 SLOT_RETRY_SECONDS = 0.1
+#: Results wait at most this long to be written with others (in one transaction).
+WRITE_EVERY_SECONDS = 0.25
+#: How long the main thread lets results gather once one came.
+COLLECT_PAUSE_SECONDS = 0.01
 
 
 class SlotLost(Exception):
@@ -102,6 +106,8 @@ class CheckEngine:
         self.invalid_after = timedelta(days=float(config["CHECK_INVALID_AFTER_DAYS"])
                                        * self.scale)
         self.batch = max(1, int(config["CHECK_BATCH_SIZE"]))
+        self.write_rows = max(1, self.batch // 4)
+        self.write_every = WRITE_EVERY_SECONDS
         self.host_concurrency = max(1, int(config["HOST_CONCURRENCY"]))
         self.host_spacing = max(0.0, float(config["HOST_SPACING_SECONDS"]))
         self.slot_wait = max(1.0, self.lease.total_seconds() / 3)
@@ -350,6 +356,11 @@ class CheckEngine:
         stop_claiming = time.monotonic() + limit_s
         in_flight = recorded = 0
         may_claim = True
+        pending: list[tuple[str, Any, Any]] = []  # results not written yet
+        checked = 0  # of them, checks (the others give claims and slots back)
+        given_back: list[ClaimedURL] = []
+        slots: list[SlotLease] = []
+        written_at = time.monotonic()
         try:
             while True:
                 if (may_claim and in_flight <= self.batch // 2
@@ -365,17 +376,27 @@ class CheckEngine:
                 if in_flight == 0 and (not may_claim or time.monotonic() >= stop_claiming):
                     return recorded
                 items = self._collect(timeout=0.05)
+                pending.extend(items)
+                checked += sum(1 for kind, _, _ in items if kind == "checked")
                 released = [c for kind, claims, _ in items if kind == "release" for c in claims]
-                released += self._given_back
+                given_back += released + self._given_back
                 self._given_back = []
-                slots = [lease for kind, _, lease in items
-                         if kind == "release" and lease is not None]
-                slots += self._slots_to_release()
-                if items or released or slots:
-                    recorded += self._record(items, released, slots)
-                    done = sum(1 for kind, _, _ in items if kind == "checked") + len(released)
-                    in_flight -= done
-                    may_claim = may_claim or done > 0
+                slots += [lease for kind, _, lease in items
+                          if kind == "release" and lease is not None]
+                finished = checked + len(given_back)
+                # Results are written in few, large transactions (a transaction costs more
+                # CPU than the rows it writes): once enough came, a while passed, or
+                # nothing else is in flight. Slots that lanes handed back stay ours until
+                # then, for the next lanes of their host.
+                if (finished >= self.write_rows or finished >= in_flight
+                        or time.monotonic() >= written_at + self.write_every):
+                    slots += self._slots_to_release()
+                    if pending or given_back or slots:
+                        recorded += self._record(pending, given_back, slots)
+                        in_flight -= finished
+                        may_claim = may_claim or finished > 0
+                        pending, given_back, slots, checked = [], [], [], 0
+                    written_at = time.monotonic()
         finally:
             with self._lock:  # the lanes hand their slots back right after their last result
                 self._no_lanes.wait_for(lambda: not self._lanes, timeout=5.0)
@@ -390,6 +411,9 @@ class CheckEngine:
             items = [self._results.get(timeout=timeout)]
         except queue.Empty:
             return []
+        # Let the results of other lanes gather: one pass of the main loop (which looks at
+        # every host) per handful of results, not per result.
+        time.sleep(COLLECT_PAUSE_SECONDS)
         while len(items) < 500:
             try:
                 items.append(self._results.get_nowait())

@@ -4,7 +4,8 @@ Every hop is parsed, its scheme and port checked, its host resolved once by
 :func:`~disrupt.monitoring.guard.resolve_host`, and the request is sent to *the
 address that was checked*: the URL's host is replaced by the IP, the real name
 goes into the ``Host`` header and, for https, into the ``sni_hostname`` request
-extension, so TLS SNI and certificate verification use the real name.
+extension (the TLS server name on the worker's :mod:`~disrupt.monitoring.wire`
+transport), so TLS SNI and certificate verification use the real name.
 Redirects are followed by hand, each hop checked again. Limits: redirects
 (and loops), bytes, and one total deadline for the whole fetch – enforced by a
 watchdog that shuts the socket down, so a server trickling headers or body
@@ -25,6 +26,7 @@ import threading
 import time
 import urllib.parse
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
@@ -38,6 +40,7 @@ from disrupt.monitoring.guard import (
     parse_ip_literal,
     resolve_host,
 )
+from disrupt.monitoring.wire import WireResponse, WireTransport
 
 #: Values of ``FetchResult.error``. "guard" covers malformed URLs too
 #: (``refused_reason="bad_url"``): the guard cannot vouch for what it cannot read.
@@ -160,6 +163,13 @@ class _Watchdog:
         with contextlib.suppress(OSError):
             socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
+    def watch(self, sock: socket.socket) -> None:
+        """Learn a socket as soon as it exists (the wire transport's sockets)."""
+        with self._lock:
+            self._sockets.append(sock)
+            if self.expired:
+                self._shutdown(sock)
+
     def trace(self, event: str, info: dict[str, Any]) -> None:
         """httpcore ``trace`` extension: learn each socket as soon as it exists."""
         if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
@@ -170,12 +180,8 @@ class _Watchdog:
             with contextlib.suppress(AttributeError, ValueError):
                 self.certificate = ssl_object.getpeercert(True)  # DER; no keyword on _SSLSocket
         sock = stream.get_extra_info("socket") if stream is not None else None
-        if not isinstance(sock, socket.socket):
-            return
-        with self._lock:
-            self._sockets.append(sock)
-            if self.expired:
-                self._shutdown(sock)
+        if isinstance(sock, socket.socket):
+            self.watch(sock)
 
     def cancel(self) -> None:
         with self._lock:
@@ -212,9 +218,9 @@ class _BodyDecoder:
         return out, bool(self._z.unconsumed_tail)
 
 
-def _headers(response: httpx.Response) -> dict[str, str]:
+def _headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     headers: dict[str, str] = {}
-    for name, value in response.headers.multi_items():
+    for name, value in items:
         key = name.lower()
         headers[key] = f"{headers[key]}, {value}" if key in headers else value
     return headers
@@ -247,7 +253,7 @@ def fetch(
     max_redirects: int = 5,
     user_agent: str,
     method: str = "GET",
-    client: httpx.Client | httpx.BaseTransport | None = None,
+    client: httpx.Client | httpx.BaseTransport | WireTransport | None = None,
 ) -> FetchResult:
     """Fetch ``url`` hop by hop through the network guard (see the module docstring).
 
@@ -256,9 +262,10 @@ def fetch(
     an error). Only GET and HEAD are allowed. A ``client`` passed in must not use
     a proxy (``trust_env=False``); the default is a fresh client per fetch,
     without proxies or persistent cookies. ``client`` may also be a transport
-    without a proxy (:func:`shared_transport`): requests then go straight to it,
-    without the client's cookie, auth and redirect layers (a worker's checks spend
-    less CPU that way; no cookie is ever sent, as with a fresh client).
+    without a proxy, or the :class:`~disrupt.monitoring.wire.WireTransport` of
+    :func:`shared_transport`: requests then go straight to it, without the client's
+    cookie, auth and redirect layers (a worker's checks spend less CPU that way; no
+    cookie is ever sent, as with a fresh client).
     """
     method = method.upper()
     if method not in ("GET", "HEAD"):
@@ -267,7 +274,7 @@ def fetch(
     deadline = start + timeout
     result = FetchResult(url=url, final_url=url)
     own_client = client is None
-    http: httpx.Client | httpx.BaseTransport = (
+    http: httpx.Client | httpx.BaseTransport | WireTransport = (
         client if client is not None else httpx.Client(trust_env=False, follow_redirects=False))
     watchdog = _Watchdog(timeout)
     try:
@@ -282,46 +289,10 @@ def fetch(
     return result
 
 
-class PerThreadTransport(httpx.BaseTransport):
-    """A transport for the many fetches of a worker's threads: no proxy, no cookies, no
-    pooled connections (every request says ``Connection: close``), no cap on parallel
-    connections (the caller's politeness caps them per host).
-
-    Each thread gets its own connection pool (sharing one TLS context): one pool shared by
-    hundreds of threads does work proportional to its open connections for every request,
-    under a lock, which costs more CPU than the request itself.
-    """
-
-    def __init__(self) -> None:
-        self._ssl_context = httpx.create_ssl_context()
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._transports: list[httpx.HTTPTransport] = []
-
-    def _transport(self) -> httpx.HTTPTransport:
-        transport = getattr(self._local, "transport", None)
-        if transport is None:
-            transport = httpx.HTTPTransport(
-                verify=self._ssl_context,
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=0))
-            self._local.transport = transport
-            with self._lock:
-                self._transports.append(transport)
-        return transport
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        return self._transport().handle_request(request)
-
-    def close(self) -> None:
-        with self._lock:
-            transports, self._transports = self._transports, []
-        for transport in transports:
-            transport.close()
-
-
-def shared_transport() -> PerThreadTransport:
-    """The transport a worker shares between its checks (see :class:`PerThreadTransport`)."""
-    return PerThreadTransport()
+def shared_transport() -> WireTransport:
+    """The transport a worker shares between its checks (see :mod:`disrupt.monitoring.wire`:
+    no proxy, no cookies, no pooled connections, no cap on parallel connections)."""
+    return WireTransport()
 
 
 def _fail(result: FetchResult, error: str, detail: str, reason: str | None = None) -> None:
@@ -352,7 +323,7 @@ def _failure(exc: Exception, watchdog: _Watchdog,
 
 
 def _follow(
-    http: httpx.Client | httpx.BaseTransport,
+    http: httpx.Client | httpx.BaseTransport | WireTransport,
     result: FetchResult,
     watchdog: _Watchdog,
     deadline: float,
@@ -416,8 +387,37 @@ def _refuse_unreadable(url: str, allow_loopback: bool, exc: Exception) -> NoRetu
     raise GuardRefused("bad_url", f"Refused an unreadable URL: {exc}")
 
 
+def _send(http: httpx.Client | httpx.BaseTransport | WireTransport, method: str,
+          target: httpx.URL, ip: str, port: int, tls_name: str | None, headers: dict[str, str],
+          watchdog: _Watchdog, *, deadline: float, remaining: float,
+          own_client: bool) -> httpx.Response | WireResponse:
+    """Send one request to the checked address ``ip``:``port``; the answer's body is
+    not read yet."""
+    if isinstance(http, WireTransport):
+        response = http.open(method, ip=ip, port=port, tls_name=tls_name,
+                             target=target.raw_path, headers=list(headers.items()),
+                             deadline=deadline, watch=watchdog.watch)
+        if tls_name is not None and isinstance(response.sock, ssl.SSLSocket):
+            watchdog.certificate = response.sock.getpeercert(True)
+        return response
+    extensions: dict[str, Any] = {"trace": watchdog.trace}
+    if tls_name is not None:
+        extensions["sni_hostname"] = tls_name
+    address = target.copy_with(host=ip, port=port, username=None, password=None,
+                               fragment=None)
+    if isinstance(http, httpx.BaseTransport):
+        extensions["timeout"] = httpx.Timeout(remaining).as_dict()
+        return http.handle_request(
+            httpx.Request(method, address, headers=headers, extensions=extensions))
+    if own_client:
+        http.cookies.clear()  # cookies are stored per IP here; never share them across hosts
+    request = http.build_request(method, address, headers=headers,
+                                 timeout=httpx.Timeout(remaining), extensions=extensions)
+    return http.send(request, stream=True, follow_redirects=False)
+
+
 def _one_hop(
-    http: httpx.Client | httpx.BaseTransport,
+    http: httpx.Client | httpx.BaseTransport | WireTransport,
     result: FetchResult,
     watchdog: _Watchdog,
     deadline: float,
@@ -464,9 +464,6 @@ def _one_hop(
     remaining = deadline - time.monotonic()
     if remaining <= 0 or watchdog.expired:
         raise _Deadline
-    extensions: dict[str, Any] = {"trace": watchdog.trace}
-    if target.scheme == "https":
-        extensions["sni_hostname"] = host.strip("[]")
     headers = {
         "Host": _host_header(target),
         "User-Agent": user_agent,
@@ -478,21 +475,13 @@ def _one_hop(
         # name must never carry a request for another name on the same IP.
         "Connection": "close",
     }
-    address = target.copy_with(host=ip, port=port, username=None, password=None,
-                               fragment=None)
-    if isinstance(http, httpx.BaseTransport):
-        extensions["timeout"] = httpx.Timeout(remaining).as_dict()
-        response = http.handle_request(
-            httpx.Request(method, address, headers=headers, extensions=extensions))
-    else:
-        if own_client:
-            http.cookies.clear()  # cookies are stored per IP here; never share them across hosts
-        request = http.build_request(method, address, headers=headers,
-                                     timeout=httpx.Timeout(remaining), extensions=extensions)
-        response = http.send(request, stream=True, follow_redirects=False)
+    tls_name = host.strip("[]") if target.scheme == "https" else None
+    response = _send(http, method, target, ip, port, tls_name, headers, watchdog,
+                     deadline=deadline, remaining=remaining, own_client=own_client)
     try:
         result.status = response.status_code
-        result.headers = _headers(response)
+        result.headers = _headers(response.headers if isinstance(response, WireResponse)
+                                  else response.headers.multi_items())
         result.peer_certificate = watchdog.certificate if target.scheme == "https" else None
         if method == "HEAD" or (
             response.status_code in REDIRECT_STATUSES and "location" in result.headers

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from disrupt.monitoring import guard
-from disrupt.monitoring.fetch import ERRORS, FetchResult, fetch
+from disrupt.monitoring.fetch import ERRORS, FetchResult, fetch, shared_transport
+from disrupt.monitoring.wire import WireTransport
 
 UA = "DISRUPT-checker/test"
 
@@ -194,9 +195,22 @@ def server() -> Iterator[_Server]:
     yield from _serve()
 
 
+#: The client `get` uses when a test names none: a fresh httpx client per fetch (what
+#: `disrupt check-url` uses), or the wire transport the worker shares between its checks.
+_DEFAULT_CLIENT: dict[str, WireTransport | None] = {"client": None}
+
+
+@pytest.fixture(autouse=True, params=["httpx", "wire"])
+def default_client(request: pytest.FixtureRequest) -> Iterator[None]:
+    _DEFAULT_CLIENT["client"] = shared_transport() if request.param == "wire" else None
+    yield
+    _DEFAULT_CLIENT["client"] = None
+
+
 def get(url: str, **kwargs: object) -> FetchResult:
     kwargs.setdefault("allow_loopback", True)
     kwargs.setdefault("timeout", 10.0)
+    kwargs.setdefault("client", _DEFAULT_CLIENT["client"])
     return fetch(url, user_agent=UA, **kwargs)
 
 
