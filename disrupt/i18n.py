@@ -8,8 +8,12 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, request, session
-from flask_babel import Babel, get_locale
+from babel.support import NullTranslations
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
+from flask_babel import Babel, get_locale, get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from disrupt.dates import MomentForm, format_moment
 from disrupt.paths import translations_dir
@@ -56,6 +60,34 @@ def moment(value: datetime | str | None, form: MomentForm = "long",
                          language=language or reading_language(), form=form)
 
 
+def catalogue() -> NullTranslations:
+    """The translations of the language being written, found once per request and language
+    (Flask-Babel finds them again at each call, a dozen context look-ups). A page written in
+    another language (force_locale) has another locale object, so it gets its own."""
+    if not has_app_context():
+        return get_translations()
+    locale = get_locale()
+    found = g.get("_catalogue")
+    if found is None or found[0] is not locale:
+        found = g._catalogue = (locale, get_translations())
+    return found[1]
+
+
+CATALOGUE_KEY = "i18n_catalogue"
+
+
+@pass_context
+def template_gettext(context: Context, text: str, **variables: Any) -> str:
+    """`_()` in templates, written as Jinja's newstyle gettext writes it (escaped, always
+    formatted), with the catalogue the page was rendered with: a portal page has ~50
+    strings. A macro imported without context finds the catalogue itself."""
+    given = context.get(CATALOGUE_KEY)
+    translated: str = (given if given is not None else catalogue()).ugettext(text)
+    if context.eval_ctx.autoescape:
+        translated = Markup(translated)
+    return translated % variables
+
+
 def init_i18n(app: Flask) -> None:
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(translations_dir())
     app.config["BABEL_DEFAULT_LOCALE"] = DEFAULT_LANGUAGE
@@ -63,8 +95,10 @@ def init_i18n(app: Flask) -> None:
     # Kept as a name: a wrong one is reported by `disrupt doctor`, not by a crash here.
     app.extensions["disrupt.organisation_zone"] = app.config["ORGANISATION_TIMEZONE"]
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals["_"] = template_gettext  # in place of the i18n extension's `_`
     app.add_template_filter(moment, "moment")
 
     @app.context_processor
     def _language() -> dict[str, Any]:
-        return {"lang": current_language(), "portal_languages": PORTAL_LANGUAGES}
+        return {"lang": current_language(), "portal_languages": PORTAL_LANGUAGES,
+                CATALOGUE_KEY: catalogue()}

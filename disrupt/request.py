@@ -150,6 +150,11 @@ def now() -> datetime:
     return utcnow()
 
 
+def time_scale() -> float:
+    """TIME_SCALE: deadlines and schedules shrink by it in the demo (1 in production)."""
+    return float(current_app.config["TIME_SCALE"])
+
+
 def first_check_delay() -> timedelta:
     """How long a new URL may wait for its first check (CHECK_FIRST_DELAY_MINUTES, scaled)."""
     config = current_app.config

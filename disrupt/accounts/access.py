@@ -24,3 +24,14 @@ def role_required(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., A
         wrapped.required_roles = roles
         return wrapped
     return decorator
+
+
+def sees_case(assignee_id: int | None) -> bool:
+    """Caseworkers see unassigned cases and their own; supervisors and admins all."""
+    return bool(current_user.can_see_all_cases()) or assignee_id in (None, current_user.id)
+
+
+def own_cases_only() -> int | None:
+    """The caseworker whose cases (and the unassigned ones) a list is limited to, or None
+    when the user sees all cases."""
+    return None if current_user.can_see_all_cases() else int(current_user.id)

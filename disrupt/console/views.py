@@ -18,7 +18,7 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from disrupt.accounts.access import role_required
+from disrupt.accounts.access import role_required, sees_case
 from disrupt.accounts.models import User
 from disrupt.cases.forms import (
     AddURLForm,
@@ -76,7 +76,7 @@ from disrupt.platforms.services import (
     open_requests_by_url,
     queue_removal_request,
 )
-from disrupt.request import audit, cipher, db_session, first_check_delay, now
+from disrupt.request import audit, cipher, db_session, first_check_delay, now, time_scale
 from disrupt.tracing.ladders import case_ladders, stuck_urls
 from disrupt.tracing.services import traces_for_hosts
 
@@ -88,8 +88,7 @@ def _viewer() -> Viewer:
 
 
 def _may_see(case: Case) -> bool:
-    """Caseworkers see unassigned cases and their own; supervisors and admins all."""
-    return current_user.can_see_all_cases() or case.assignee_id in (None, current_user.id)
+    return sees_case(case.assignee_id)
 
 
 def _case_for_current_user(case_id: int) -> Case:
@@ -101,10 +100,6 @@ def _case_for_current_user(case_id: int) -> Case:
 
 def _notifier() -> Notifier:
     return Notifier.from_config(current_app.config)
-
-
-def _scale() -> float:
-    return float(current_app.config["TIME_SCALE"])
 
 
 def _optional_url(endpoint: str, **values: Any) -> str | None:
@@ -323,7 +318,7 @@ def send_removal_request(case_id: int, platform_id: int):
             session_, case=case, platform=urls[0].platform, urls=chosen,
             legal_basis=form.legal_basis.data, language=form.language.data,
             notifier=_notifier(), now=now(), created_by_id=current_user.id,
-            scale=_scale(),
+            scale=time_scale(),
             intimacy_confirmed=form.intimacy_confirmed.data,
         )
     except NoticeError as exc:
@@ -532,7 +527,7 @@ def climb_ladder(case_id: int, url_id: int):
         abort(404)
     session_ = db_session()
     rung = request.form.get("rung", "")[:40]
-    who = Escalation(_notifier(), current_user.id, _scale(),
+    who = Escalation(_notifier(), current_user.id, time_scale(),
                      language=request.form.get("language") or None)
     try:
         step = take_rung(session_, case=case, url=url, ladder=case_ladders(
@@ -568,7 +563,7 @@ def ladder_submitted(case_id: int, step_id: int):
     try:
         record_step_submitted(session_, step, answer_days=view.body.answer_days
                               if view is not None and view.body is not None else 30,
-                              now=now(), scale=_scale(),
+                              now=now(), scale=time_scale(),
                               their_reference=request.form.get("their_reference", "")[:500],
                               author_id=current_user.id)
     except NoticeError as exc:

@@ -18,7 +18,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from disrupt.accounts.access import role_required
+from disrupt.accounts.access import own_cases_only, role_required, sees_case
 from disrupt.cases.models import Case, Referral, ReportedURL
 from disrupt.cases.rules import CaseStopped, work_refusal
 from disrupt.platforms.catalogue import export_platforms, import_catalogue, import_platforms
@@ -66,7 +66,7 @@ from disrupt.platforms.services import (
     retry_failed_request,
     update_platform,
 )
-from disrupt.request import audit, db_session, now
+from disrupt.request import audit, db_session, now, time_scale
 
 bp = Blueprint("platforms", __name__, url_prefix="/console")
 
@@ -75,20 +75,11 @@ def _notifier() -> Notifier:
     return Notifier.from_config(current_app.config)
 
 
-def _scale() -> float:
-    return float(current_app.config["TIME_SCALE"])
-
-
-def _own_cases_only() -> int | None:
-    """Caseworkers see unassigned cases and their own; supervisors and admins all."""
-    return None if current_user.can_see_all_cases() else current_user.id
-
-
 def _visible_case(case_id: int) -> Case:
     case = db_session().get(Case, case_id)
     if case is None or case.status == "erased":
         abort(404)  # as the case page: an erased case is gone from the console
-    if _own_cases_only() is not None and case.assignee_id not in (None, current_user.id):
+    if not sees_case(case.assignee_id):
         abort(404)
     return case
 
@@ -112,7 +103,7 @@ def _queue_notice(case: Case, platform: Platform, urls: list[ReportedURL],
             db_session(), case=case, platform=platform, urls=chosen,
             legal_basis=form.legal_basis.data, language=form.language.data,
             notifier=_notifier(), now=now(), created_by_id=current_user.id,
-            explanation=form.explanation.data, scale=_scale(),
+            explanation=form.explanation.data, scale=time_scale(),
             intimacy_confirmed=form.intimacy_confirmed.data,
         )
     except NoticeError as exc:
@@ -238,7 +229,7 @@ def follow_up(request_id: int):
     if ActionForm().validate_on_submit():
         try:
             follow = queue_follow_up(db_session(), original, now=now(),
-                                     created_by_id=current_user.id, scale=_scale())
+                                     created_by_id=current_user.id, scale=time_scale())
         except NoticeError as exc:  # refused before writing: the redirect commits nothing
             flash(f"No follow-up: {exc}")
         else:
@@ -341,7 +332,7 @@ def attach_mailbox_view(message_id: int):
         if target is not None:
             case = db_session().get(Case, target.case_id)
             visible = case is not None and case.status != "erased" and (
-                _own_cases_only() is None or case.assignee_id in (None, current_user.id))
+                sees_case(case.assignee_id))
             target = target if visible else None
         if target is None:
             form.request.errors.append(
@@ -369,8 +360,8 @@ def attach_mailbox_view(message_id: int):
 def attention():
     """Overdue requests (the worker raises them on its own) and failed sends."""
     session_ = db_session()
-    overdue = overdue_requests(session_, now=now(), assignee_id=_own_cases_only())
-    failed = failed_requests(session_, assignee_id=_own_cases_only())
+    overdue = overdue_requests(session_, now=now(), assignee_id=own_cases_only())
+    failed = failed_requests(session_, assignee_id=own_cases_only())
     audit("view_overdue_requests", None, overdue=len(overdue), failed=len(failed))
     return render_template("platforms/attention.html", overdue=overdue, failed=failed,
                            action_form=ActionForm(), now=now())

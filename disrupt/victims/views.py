@@ -22,10 +22,9 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from disrupt.cases.models import Case, ReportedURL
+from disrupt.cases.models import Case
 from disrupt.cases.services import DuplicateURL, case_messages
 from disrupt.evidence.services import active_hold, picture_consent, set_picture_consent
 from disrupt.i18n import PORTAL_LANGUAGES, current_language
@@ -307,7 +306,8 @@ def _status_page(case: Case, **forms: Any):
         contact_state=contact_state(session_, case, now()),
         evidence_consent=picture_consent(session_, case),
         evidence_held=active_hold(session_, case.id) is not None, **forms)
-    mark_messages_read(session_, case, now())
+    if any(m.direction == "to_victim" and m.read_at is None for m, _text in messages):
+        mark_messages_read(session_, case, now())  # no UPDATE on a page with nothing new
     has_errors = any(f.errors for f in forms.values())
     return page, (400 if has_errors else 200)
 
@@ -339,8 +339,8 @@ def add_case_urls():
     form = _limit(AddURLsForm())
     if form.validate_on_submit():
         session_ = db_session()
-        existing = set(session_.scalars(select(ReportedURL.url)
-                                        .where(ReportedURL.case_id == case.id)))
+        # Loaded once: add_reported_url checks against this same list of the case.
+        existing = {reported.url for reported in case.urls}
         new = [url for url in form.normalized_urls if url not in existing]
         try:
             add_urls(session_, case, new, now(), first_check_delay(),

@@ -19,6 +19,8 @@ from disrupt.db import utcnow
 from disrupt.victims.models import LoginThrottle
 from disrupt.victims.services import (
     ThrottlePolicy,
+    TooManyCases,
+    count_case_opening,
     purge_throttles,
     record_failure,
     reference_delay,
@@ -262,6 +264,21 @@ def test_cases_per_client_per_hour(portal):
         policy = ThrottlePolicy.from_config(app.config)
         assert purge_throttles(s, utcnow() - timedelta(minutes=30), policy) == 0
     assert open_from(flood, ATTACKER, "https://pics.example/next-hour").status_code == 303
+
+
+def test_first_case_of_an_address_is_counted_by_its_new_counter(db):
+    """The counter made for an address's first case already holds that case: one case an
+    hour lets the first through and refuses the second, a refusal counts nothing."""
+    policy = ThrottlePolicy(reference_slow_after=3, reference_max_delay=4.0, client_attempts=5,
+                            lock_for=timedelta(minutes=15), cases_per_client_hour=1)
+    now = utcnow()
+    with db.session() as s:
+        count_case_opening(s, "first-address", policy, now)
+        with pytest.raises(TooManyCases):
+            count_case_opening(s, "first-address", policy, now)
+        s.commit()
+        assert s.scalars(select(LoginThrottle.failures).where(
+            LoginThrottle.scope == "case_open")).all() == [1]
 
 
 # --- (8) post/redirect/get: one case per "Open my case" --------------------------------------
