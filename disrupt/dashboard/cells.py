@@ -1,8 +1,8 @@
 """Moving the statistics cells by a set of facts, in SQL: `INSERT … SELECT … GROUP BY … ON
 CONFLICT DO UPDATE` over ``takedown_facts``, one per table, instead of one upsert row per
 cell built in Python. The facts are summed once per day and cohort, the weeks and months
-from those sums. The fold subtracts the facts it replaces and adds the new ones; a fold
-from scratch is one grouped insert per table.
+from those sums. The fold subtracts the facts it replaces and adds the new ones in the same
+upsert, one per table.
 
 The SQL says what facts.py says in Python (``takedown_contribution``,
 ``funnel_contribution``): the reference computation and the tests compare both."""
@@ -14,20 +14,26 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Column,
     Integer,
+    MetaData,
     Table,
     and_,
     any_,
     bindparam,
     case,
     cast,
+    delete,
     func,
+    insert,
     literal,
+    or_,
     select,
     union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
 
 from disrupt.cases.models import URL_STATES
@@ -42,10 +48,14 @@ from disrupt.dashboard.models import (
     takedown_cells,
 )
 
-GRAINS = ("d", "w", "m")
 TAKEDOWN_KEY = ("grain", "day", "platform_id", "legal_basis", "minor", "case_group")
 FUNNEL_KEY = ("grain", "day", "platform_id", "minor", "case_group")
 facts = TakedownFact.__table__
+# The facts a fold replaces, until it has moved the cells (stash_old_facts). Not in the
+# schema's metadata: a temporary table, created by the connection that uses it.
+old_facts = Table("fold_old_facts", MetaData(),
+                  *[Column(c.name, c.type) for c in facts.columns],
+                  prefixes=["TEMPORARY"], postgresql_on_commit="DELETE ROWS")
 
 
 def _dialect(session: Session) -> str:
@@ -80,45 +90,42 @@ def _year(day: ColumnElement[Any], dialect: str) -> ColumnElement[Any]:
     return cast(func.strftime("%Y", day), Integer)
 
 
-def _in_bucket(seconds: ColumnElement[Any], index: int) -> ColumnElement[bool]:
-    """facts.bucket_of(seconds) == index in SQL: above the previous edge (in hours), not
-    above this one. Two comparisons per column, not a CASE over every edge."""
+def _bucket(seconds: ColumnElement[Any], timed: ColumnElement[bool]) -> ColumnElement[Any]:
+    """facts.bucket_of(seconds) in SQL, -1 when not timed: computed once per fact, so that
+    each histogram column compares one number."""
     edges = [edge * 3600 for edge in BUCKET_EDGES_HOURS]
-    above = seconds > edges[index - 1] if index > 0 else None
-    if index == len(edges):
-        assert above is not None
-        return above
-    below = seconds <= edges[index]
-    return below if above is None else and_(above, below)
+    return case((~timed, -1), *[(seconds <= edge, index) for index, edge in enumerate(edges)],
+                else_=len(edges))
 
 
-def _count(condition: ColumnElement[bool], sign: int) -> ColumnElement[Any]:
-    return sign * func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+def _count(condition: ColumnElement[bool], sign: ColumnElement[Any]) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((condition, sign), else_=0)), 0)
 
 
-def _takedown_counters(sign: int) -> dict[str, ColumnElement[Any]]:
-    timed = facts.c.upper_s.is_not(None)
-    counters: dict[str, ColumnElement[Any]] = {"urls": sign * func.count()}
-    counters.update({state: _count(facts.c.state == state, sign) for state in URL_STATES})
-    counters["reappeared"] = _count(facts.c.reappeared.is_(True), sign)
-    counters["timed"] = _count(timed, sign)
-    counters["within_deadline"] = _count(facts.c.within_deadline.is_(True), sign)
-    counters["upper_sum_s"] = sign * func.coalesce(func.sum(facts.c.upper_s), 0)
-    counters["lower_sum_s"] = sign * func.coalesce(func.sum(facts.c.lower_s), 0)
+def _takedown_counters(f: Any) -> dict[str, ColumnElement[Any]]:
+    """The counters of the signed facts ``f`` (facts.takedown_contribution times f.sign)."""
+    timed = f.upper_s.is_not(None)
+    counters: dict[str, ColumnElement[Any]] = {"urls": func.sum(f.sign)}
+    counters.update({state: _count(f.state == state, f.sign) for state in URL_STATES})
+    counters["reappeared"] = _count(f.reappeared.is_(True), f.sign)
+    counters["timed"] = _count(timed, f.sign)
+    counters["within_deadline"] = _count(f.within_deadline.is_(True), f.sign)
+    counters["upper_sum_s"] = func.coalesce(func.sum(f.upper_s * f.sign), 0)
+    counters["lower_sum_s"] = func.coalesce(func.sum(f.lower_s * f.sign), 0)
     for index, name in enumerate(UPPER_COLUMNS):
-        counters[name] = _count(and_(timed, _in_bucket(facts.c.upper_s, index)), sign)
+        counters[name] = _count(f.upper_bucket == index, f.sign)
     for index, name in enumerate(LOWER_COLUMNS):
-        counters[name] = _count(and_(timed, _in_bucket(facts.c.lower_s, index)), sign)
+        counters[name] = _count(f.lower_bucket == index, f.sign)
     assert tuple(counters) == TAKEDOWN_COUNTERS
     return counters
 
 
-def _funnel_counters(sign: int) -> dict[str, ColumnElement[Any]]:
-    notified = facts.c.sent_at.is_not(None)
-    return {"reported": sign * func.count(),
-            "verified": _count(facts.c.verified.is_(True), sign),
-            "notified": _count(notified, sign),
-            "removed": _count(and_(notified, facts.c.state == "removed"), sign)}
+def _funnel_counters(f: Any) -> dict[str, ColumnElement[Any]]:
+    notified = f.sent_at.is_not(None)
+    return {"reported": func.sum(f.sign),
+            "verified": _count(f.verified.is_(True), f.sign),
+            "notified": _count(notified, f.sign),
+            "removed": _count(and_(notified, f.state == "removed"), f.sign)}
 
 
 def _upsert(dialect: str, table: Table, key: tuple[str, ...], counters: Sequence[str],
@@ -133,30 +140,72 @@ def _upsert(dialect: str, table: Table, key: tuple[str, ...], counters: Sequence
     return statement.on_conflict_do_update(index_elements=list(key), set_=values)
 
 
-def move_cells(session: Session, url_ids: Sequence[int] | None, sign: int) -> None:
-    """Add (``sign`` 1) or subtract (-1) the current facts of ``url_ids`` (all facts when
-    None) to or from every grain of both cell tables."""
-    statements = _statements(_dialect(session), sign, url_ids is not None)
-    parameters = {"url_ids": list(url_ids)} if url_ids is not None else {}
-    for statement in statements:
-        session.execute(statement, parameters)
+def stash_old_facts(session: Session, url_ids: Sequence[int]) -> None:
+    """Copy the current facts of ``url_ids`` into ``fold_old_facts`` (a temporary table, one
+    per connection), before the fold replaces them: ``move_cells`` subtracts them, then
+    empties it (and PostgreSQL truncates it at commit: temporary tables are not vacuumed)."""
+    dialect = _dialect(session)
+    session.execute(CreateTable(old_facts, if_not_exists=True))
+    session.execute(insert(old_facts).from_select(
+        [c.name for c in facts.columns],
+        select(*facts.columns).where(in_batch(facts.c.reported_url_id, dialect))),
+        {"url_ids": list(url_ids)})
+
+
+def move_cells(session: Session, url_ids: Sequence[int]) -> None:
+    """Move every grain of both cell tables by the facts of ``url_ids`` minus the stashed
+    old facts (``stash_old_facts``): one upsert per table, old and new summed together, so
+    that a cell is written once, and not at all when its old and new facts cancel out."""
+    for statement in _statements(_dialect(session)):
+        session.execute(statement, {"url_ids": list(url_ids)})
+    session.execute(delete(old_facts))
+
+
+# The fact columns each cell table reads.
+TAKEDOWN_READS = ("sent_day", "platform_id", "legal_basis", "minor", "case_group", "state",
+                  "reappeared", "upper_s", "lower_s", "within_deadline", "deadline_epoch")
+FUNNEL_READS = ("created_day", "url_platform_id", "minor", "case_group", "verified",
+                "sent_at", "state")
+
+
+def _signed(dialect: str, names: Sequence[str], notified_only: bool, name: str) -> Any:
+    """The batch's new facts (``sign`` 1) and the stashed old ones (-1), only ``names``
+    (SQLite copies every column of a UNION's rows); the notified ones with their histogram
+    buckets."""
+    parts = []
+    for table, sign in ((facts, 1), (old_facts, -1)):
+        conditions = [in_batch(table.c.reported_url_id, dialect)] if sign > 0 else []
+        if notified_only:
+            conditions.append(table.c.sent_at.is_not(None))
+        buckets = [] if not notified_only else [
+            _bucket(table.c[column], table.c.upper_s.is_not(None)).label(f"{prefix}_bucket")
+            for column, prefix in (("upper_s", "upper"), ("lower_s", "lower"))]
+        parts.append(select(*[table.c[n] for n in names], *buckets,
+                            literal(sign).label("sign")).where(*conditions))
+    return union_all(*parts).subquery(name)
 
 
 @functools.cache
-def _statements(dialect: str, sign: int, chosen_ids: bool) -> tuple[Any, ...]:
-    """Two upserts, one per cell table, built once per process and kind. Each sums the
-    facts once per day and cohort (a CTE) and the three grains from those day sums
-    (UNION ALL), instead of one pass over the facts per grain."""
-    chosen = in_batch(facts.c.reported_url_id, dialect) if chosen_ids else literal(True)
-    deadline = func.max(facts.c.deadline_epoch) if sign > 0 else literal(0)
+def _statements(dialect: str) -> tuple[Any, ...]:
+    """Two upserts, one per cell table, built once per process. Each sums the signed facts
+    (new +1, old -1) once per day and cohort (a CTE) and the three grains from those day
+    sums (UNION ALL), instead of one pass over the facts per grain."""
+    f = _signed(dialect, TAKEDOWN_READS, True, "signed").c
+    counters = _takedown_counters(f)
+    # A cell's deadline only grows (GREATEST): new facts whose latest deadline is not past
+    # the old ones' move nothing (the cell already holds the old ones').
+    new_deadline = func.coalesce(func.max(case((f.sign > 0, f.deadline_epoch))), 0)
+    old_deadline = func.coalesce(func.max(case((f.sign < 0, f.deadline_epoch))), 0)
     takedown_days = _by_day(
-        and_(chosen, facts.c.sent_at.is_not(None)),
-        [facts.c.sent_day.label("day"), facts.c.platform_id, facts.c.legal_basis,
-         facts.c.minor, facts.c.case_group],
-        {"max_deadline_epoch": deadline, **_takedown_counters(sign)}, "takedown_days")
+        dialect, [f.sent_day.label("day"), f.platform_id, f.legal_basis, f.minor, f.case_group],
+        {"max_deadline_epoch": new_deadline, **counters}, "takedown_days",
+        moved=[*counters.values(), case((new_deadline > old_deadline, 1), else_=0)])
+    g = _signed(dialect, FUNNEL_READS, False, "signed").c
+    funnel = _funnel_counters(g)
     funnel_days = _by_day(
-        chosen, [facts.c.created_day.label("day"), facts.c.url_platform_id.label("platform_id"),
-                 facts.c.minor, facts.c.case_group], _funnel_counters(sign), "funnel_days")
+        dialect,
+        [g.created_day.label("day"), g.url_platform_id.label("platform_id"), g.minor,
+         g.case_group], funnel, "funnel_days", moved=list(funnel.values()))
     return (
         _upsert(dialect, takedown_cells, TAKEDOWN_KEY, TAKEDOWN_COUNTERS,
                 _rollup(takedown_days, dialect, TAKEDOWN_COUNTERS, ("max_deadline_epoch",)),
@@ -166,29 +215,34 @@ def _statements(dialect: str, sign: int, chosen_ids: bool) -> tuple[Any, ...]:
     )
 
 
-def _by_day(condition: ColumnElement[bool], keys: list[Any],
-            values: dict[str, ColumnElement[Any]], name: str) -> Any:
-    return (select(*keys, *[value.label(column) for column, value in values.items()])
-            .where(condition).group_by(*keys).cte(name))
+def _by_day(dialect: str, keys: list[Any], values: dict[str, ColumnElement[Any]], name: str,
+            moved: list[ColumnElement[Any]]) -> Any:
+    """The day sums (``keys[0]`` the day), with the day's week and month, without the days
+    and cohorts that nothing in ``moved`` moves."""
+    day = keys[0].element
+    return (select(*keys, _period_start(day, "w", dialect).label("week"),
+                   _period_start(day, "m", dialect).label("month"),
+                   *[value.label(column) for column, value in values.items()])
+            .group_by(*keys).having(or_(*[m != 0 for m in moved])).cte(name))
 
 
 def _rollup(days: Any, dialect: str, counters: Sequence[str],
             greatest: Sequence[str] = ()) -> Any:
-    """The cells of the three grains from the day sums: one GROUP BY per grain."""
-    cohort = [c for c in days.c if c.name != "day" and c.name not in (*counters, *greatest)]
-    parts = []
-    for grain in GRAINS:
-        keys = _period_keys(days.c.day, grain, dialect) + cohort
-        parts.append(select(literal(grain).label("grain"), *keys,
+    """The cells of the three grains from the day sums: the days as they are, one GROUP BY
+    per week and per month (of the day sums' week and month: the date functions run once
+    per day sum, not once per grain)."""
+    cohort = [c for c in days.c
+              if c.name not in ("day", "week", "month", *counters, *greatest)]
+    parts = [select(literal("d").label("grain"), days.c.day, days.c.week, days.c.month,
+                    _year(days.c.day, dialect).label("year"), *cohort,
+                    *[days.c[name] for name in (*greatest, *counters)])]
+    for grain, start in (("w", days.c.week), ("m", days.c.month)):
+        week = start if grain == "w" else _period_start(start, "w", dialect)
+        month = start if grain == "m" else _period_start(start, "m", dialect)
+        parts.append(select(literal(grain).label("grain"), start.label("day"),
+                            week.label("week"), month.label("month"),
+                            _year(start, dialect).label("year"), *cohort,
                             *[func.max(days.c[name]).label(name) for name in greatest],
                             *[func.sum(days.c[name]).label(name) for name in counters])
-                     .group_by(*keys))
+                     .group_by(start, *cohort))
     return union_all(*parts)
-
-
-def _period_keys(day: ColumnElement[Any], grain: str, dialect: str) -> list[Any]:
-    """The cell's day (its period's first day) and the week, month and year of that day."""
-    start = _period_start(day, grain, dialect)
-    return [start.label("day"), _period_start(start, "w", dialect).label("week"),
-            _period_start(start, "m", dialect).label("month"),
-            _year(start, dialect).label("year")]

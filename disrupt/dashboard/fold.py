@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from disrupt.dashboard.cells import in_batch, move_cells
+from disrupt.dashboard.cells import in_batch, move_cells, stash_old_facts
 from disrupt.dashboard.models import (
     TakedownFact,
 )
@@ -44,10 +44,11 @@ def fold_statistics(session: Session, *, confirm_after: timedelta, limit: int = 
 def replace_facts(session: Session, url_ids: Sequence[int], *,
                   confirm_after: timedelta) -> None:
     """Recompute the facts of ``url_ids`` and move the cells by the difference, all in SQL
-    (setfold.py, cells.py): subtract the old facts, swap them, add the new ones."""
-    move_cells(session, url_ids, -1)
+    (setfold.py, cells.py): set the old facts aside, swap them for the new ones, move the
+    cells by the new minus the old."""
+    stash_old_facts(session, url_ids)
     session.execute(delete(TakedownFact).where(
         in_batch(TakedownFact.reported_url_id, session.get_bind().dialect.name)),
         {"url_ids": list(url_ids)})
     insert_facts(session, url_ids, confirm_after=confirm_after)
-    move_cells(session, url_ids, 1)
+    move_cells(session, url_ids)

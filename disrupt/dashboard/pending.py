@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
+from disrupt.dashboard.cells import in_batch
 from disrupt.dashboard.models import PendingFold
 from disrupt.events import (
     case_classified,
@@ -80,7 +81,9 @@ def claim(session: Session, limit: int) -> list[int]:
 
 
 def folded(session: Session, url_ids: Iterable[int]) -> None:
-    session.execute(delete(PendingFold).where(PendingFold.reported_url_id.in_(list(url_ids))))
+    dialect = session.get_bind().dialect.name
+    session.execute(delete(PendingFold).where(in_batch(PendingFold.reported_url_id, dialect)),
+                    {"url_ids": list(url_ids)})
 
 
 def _on_urls(_sender: Any, *, session: Session, url_ids: Iterable[int], **_: object) -> None:

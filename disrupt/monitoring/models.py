@@ -18,7 +18,10 @@ class URLCheck(Base):
     __tablename__ = "url_checks"
     __table_args__ = (
         UniqueConstraint("reported_url_id", "due_at"),
-        Index("ix_url_checks_url_time", "reported_url_id", "checked_at"),
+        # Covering for the statistics fold (dashboard/setfold.py): checks in time order (ties
+        # by id) with their verdicts, from the index alone.
+        Index("ix_url_checks_url_time_verdict", "reported_url_id", "checked_at", "id",
+              "verdict"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

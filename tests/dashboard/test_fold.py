@@ -64,3 +64,20 @@ def test_delivery_classification_and_checks_mark_urls_for_the_fold(db):
         # folding again changes nothing (no double counting)
         assert fold_statistics(session, confirm_after=fixture.CONFIRM) == 0
         assert takedown_statistics(session, now=fixture.NOW)["overall"] == overall
+
+
+def test_a_backlog_folds_in_larger_batches_and_the_worker_in_short_ones(db, monkeypatch):
+    """The worker's batches hold SQLite's write lock briefly; a backlog (after an upgrade or
+    a restore) goes in large ones. BACKLOG lowered so that three URLs make one."""
+    from disrupt.dashboard import jobs
+
+    monkeypatch.setattr(jobs, "BACKLOG", 2)
+    with db.session() as session:
+        case = fixture._case(session, "A", "01-05 08:00")
+        for name in ("u1", "u2", "u3"):
+            fixture._url(session, case, name, None, "01-05 08:00")
+        session.commit()
+        assert pending_changes(session) == 3
+    assert jobs.batch_size(db) == jobs.BACKLOG_BATCH[db.engine.dialect.name] > jobs.BATCH
+    assert jobs.fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1}) == 3
+    assert jobs.batch_size(db) == jobs.BATCH
