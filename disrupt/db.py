@@ -5,8 +5,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -41,6 +43,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime()}
+
+
+def upsert_insert(dialect: str, table: Any) -> Any:
+    """An INSERT of the database in use (``dialect``: an engine's dialect name) that takes
+    ``on_conflict_do_update`` / ``on_conflict_do_nothing``: PostgreSQL's or SQLite's."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def utcnow() -> datetime:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from disrupt.cases.models import Case, ReportedURL
+from disrupt.cases.models import ReportedURL
 from disrupt.cases.services import (
     assign_case,
     classify_case,
@@ -24,13 +24,14 @@ from disrupt.cases.services import (
     resume_checking,
 )
 from disrupt.cases.tallies import read_tallies
-from disrupt.dashboard.fold import fold_statistics, pending_changes
+from disrupt.dashboard.fold import fold_statistics
+from disrupt.dashboard.pending import count_pending
 from disrupt.dashboard.reference import naive_statistics
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.db import utcnow
 from disrupt.monitoring.checker import CheckOutcome
 from disrupt.monitoring.services import claim_due_urls, record_checks
-from disrupt.platforms.models import AWAITING_ACTION, Platform, RemovalRequest
+from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.notices import Notifier
 from disrupt.platforms.services import (
     add_platform,
@@ -42,6 +43,7 @@ from disrupt.platforms.services import (
 )
 from disrupt.victims.services import add_urls, erase_case, open_case, withdraw_case
 from tests.support.factories import make_user
+from tests.support.recounts import deadlines_counted, deadlines_kept, tallies_counted
 
 CONFIRM = timedelta(hours=1)
 NOTIFIER = Notifier("Hotline", "notices@hotline.test", False)
@@ -52,29 +54,10 @@ def _fold_matches_reference(session, now) -> None:
     """All platforms, and each one (the URLs that no request covers count by platform)."""
     while fold_statistics(session, confirm_after=CONFIRM, limit=3):
         pass
-    assert pending_changes(session) == 0
+    assert count_pending(session) == 0
     for platform_id in (None, *session.scalars(select(Platform.id))):
         assert takedown_statistics(session, now=now, platform_id=platform_id) == \
             naive_statistics(session, now=now, confirm_after=CONFIRM, platform_id=platform_id)
-
-
-def _tallies_match_cases(session) -> None:
-    assignee = func.coalesce(Case.assignee_id, 0)
-    truth = {(s, p, a): n for s, p, a, n in session.execute(
-        select(Case.status, Case.priority, assignee, func.count())
-        .group_by(Case.status, Case.priority, assignee))}
-    assert read_tallies(session) == truth
-
-
-def _deadlines_match_requests(session) -> None:
-    for case in session.scalars(select(Case)):
-        waiting = [r for r in session.scalars(select(RemovalRequest).where(
-            RemovalRequest.case_id == case.id))
-            if r.status in AWAITING_ACTION and r.deadline_at]
-        up = [r.deadline_at for r in waiting
-              if r.sent_at and any(u.state != "removed" for u in r.urls)]
-        assert (case.waiting_deadline, case.overdue_from) == (
-            min((r.deadline_at for r in waiting), default=None), min(up, default=None))
 
 
 def _check(session, verdict: str, now, *, state: str | None = None) -> None:
@@ -117,8 +100,8 @@ def test_the_derived_data_follows_every_writer(app, db):
             s.flush()
             s.expire_all()
             _fold_matches_reference(s, now)
-            _tallies_match_cases(s)
-            _deadlines_match_requests(s)
+            assert read_tallies(s) == tallies_counted(s)
+            assert deadlines_kept(s) == deadlines_counted(s)
             s.commit()
 
         step(lambda now: None)  # open_case
@@ -165,7 +148,7 @@ def test_resuming_checks_on_an_address_given_up_on_is_folded(app, db):
         _fold_matches_reference(s, start)  # the reference reads only the state it counts
         resume_checking(case, url, start + timedelta(hours=1))
         s.flush()
-        assert pending_changes(s) == 1
+        assert count_pending(s) == 1
 
 
 # --- the static net --------------------------------------------------------------------

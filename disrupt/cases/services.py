@@ -322,8 +322,8 @@ def assign_case(case: Case, assignee_id: int | None, now: datetime) -> None:
     _check_workable(case)
     session = _session_of(case)
     set_assignee(session, case, assignee_id)
-    if assignee_id is not None and case.status == "new":
-        set_status(session, case, "in_progress", now=now)
+    if assignee_id is not None:
+        start_work(session, case, now)
     case.updated_at = now
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from disrupt.cases.models import Case, CaseTally
+from disrupt.db import upsert_insert
 from disrupt.events import waiting_deadline_changed
 
 TallyKey = tuple[str, int, int]  # status, priority, assignee id (0: nobody)
@@ -25,9 +25,8 @@ def add_to_tallies(session: Session, deltas: dict[TallyKey, int]) -> None:
     """Add to the tallies, keys in one order so that two transactions never wait on each
     other's rows crosswise."""
     connection = session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     for (status, priority, assignee), n in sorted(deltas.items()):
-        statement = dialect.insert(CaseTally).values(
+        statement = upsert_insert(connection.dialect.name, CaseTally).values(
             status=status, priority=priority, assignee_key=assignee, cases=n)
         connection.execute(statement.on_conflict_do_update(
             index_elements=["status", "priority", "assignee_key"],

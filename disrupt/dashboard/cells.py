@@ -47,6 +47,7 @@ from disrupt.dashboard.models import (
     funnel_cells,
     takedown_cells,
 )
+from disrupt.db import upsert_insert
 
 TAKEDOWN_KEY = ("grain", "day", "platform_id", "legal_basis", "minor", "case_group")
 FUNNEL_KEY = ("grain", "day", "platform_id", "minor", "case_group")
@@ -130,9 +131,8 @@ def _funnel_counters(f: Any) -> dict[str, ColumnElement[Any]]:
 
 def _upsert(dialect: str, table: Table, key: tuple[str, ...], counters: Sequence[str],
             source: Any, greatest: Sequence[str] = ()) -> Any:
-    module = postgresql if dialect == "postgresql" else sqlite
     columns = [c.name for c in source.selected_columns]
-    statement = module.insert(table).from_select(columns, source)
+    statement = upsert_insert(dialect, table).from_select(columns, source)
     excluded = statement.excluded
     values: dict[str, Any] = {name: table.c[name] + excluded[name] for name in counters}
     bigger = func.greatest if dialect == "postgresql" else func.max

@@ -5,29 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from disrupt.dashboard.cells import in_batch, move_cells, stash_old_facts
 from disrupt.dashboard.models import (
     TakedownFact,
 )
-from disrupt.dashboard.pending import claim, count_pending, folded
+from disrupt.dashboard.pending import claim, folded
 from disrupt.dashboard.setfold import insert_facts
-from disrupt.platforms.models import Platform
 
 TAKEDOWN_KEY = ("grain", "day", "platform_id", "legal_basis", "minor", "case_group")
 FUNNEL_KEY = ("grain", "day", "platform_id", "minor", "case_group")
-
-
-def pending_changes(session: Session) -> int:
-    """URLs changed since they were last folded (what the figures do not include yet)."""
-    return count_pending(session)
-
-
-def deadline_hours_by_platform(session: Session) -> dict[int, int]:
-    return {pid: hours for pid, hours in session.execute(
-        select(Platform.id, Platform.deadline_hours))}
 
 
 def fold_statistics(session: Session, *, confirm_after: timedelta, limit: int = 2000) -> int:

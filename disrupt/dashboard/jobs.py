@@ -5,7 +5,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from disrupt.dashboard.fold import fold_statistics, pending_changes
+from disrupt.dashboard.fold import fold_statistics
+from disrupt.dashboard.pending import count_pending
 from disrupt.db import Database
 
 # The worker's batches: one transaction each, which on SQLite holds the write lock that the
@@ -27,7 +28,7 @@ def confirm_after(config: Any) -> timedelta:
 def batch_size(db: Database) -> int:
     """BATCH, or BACKLOG_BATCH while more than BACKLOG URLs wait."""
     with db.session() as session:
-        waiting = pending_changes(session)
+        waiting = count_pending(session)
     if waiting <= BACKLOG:
         return BATCH
     return BACKLOG_BATCH.get(db.engine.dialect.name, BATCH)

@@ -11,12 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, func, literal_column, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.dashboard.cells import in_batch
 from disrupt.dashboard.models import PendingFold
+from disrupt.db import upsert_insert
 from disrupt.events import (
     case_classified,
     case_status_changed,
@@ -32,9 +32,7 @@ _CHUNK = 500
 
 
 def _upsert(session: Session) -> Any:
-    connection = session.connection()
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    return dialect.insert(PendingFold)
+    return upsert_insert(session.connection().dialect.name, PendingFold)
 
 
 def _on_conflict(statement: Any) -> Any:
@@ -68,6 +66,7 @@ def queue_everything(session: Session) -> int:
 
 
 def count_pending(session: Session) -> int:
+    """URLs changed since they were last folded (what the figures do not include yet)."""
     return session.scalar(select(func.count()).select_from(PendingFold)) or 0
 
 

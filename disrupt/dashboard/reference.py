@@ -24,7 +24,6 @@ from disrupt.dashboard.facts import (
     takedown_contribution,
     week_start,
 )
-from disrupt.dashboard.fold import deadline_hours_by_platform
 from disrupt.dashboard.pending import count_pending
 from disrupt.dashboard.services import (
     OVERDUE_LIST_LIMIT,
@@ -37,6 +36,10 @@ from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.exchange.services import feedback_counts
 from disrupt.platforms.models import Platform, RemovalRequest, removal_request_urls
 
+
+def deadline_hours_by_platform(session: Session) -> dict[int, int]:
+    return {pid: hours for pid, hours in session.execute(
+        select(Platform.id, Platform.deadline_hours))}
 
 def _all_facts(session: Session, confirm_after: timedelta) -> Iterator[dict[str, Any]]:
     urls = {row[0]: URLRow(*row) for row in session.execute(

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from disrupt.cases.models import URL_STATES, Case
 from disrupt.dashboard.casework import casework_figures
 from disrupt.dashboard.facts import epoch, month_start, week_start
-from disrupt.dashboard.fold import pending_changes
 from disrupt.dashboard.models import (
     BUCKET_EDGES_HOURS,
     BUCKETS,
@@ -29,6 +28,7 @@ from disrupt.dashboard.models import (
     funnel_cells,
     takedown_cells,
 )
+from disrupt.dashboard.pending import count_pending
 from disrupt.platforms.exchange.services import feedback_counts
 from disrupt.platforms.models import LEGAL_BASES, Platform, RemovalRequest
 from disrupt.translatable import N_
@@ -429,7 +429,7 @@ def takedown_statistics(
         funnel=_funnel(session, scope),
         overdue_list=overdue_requests(session, now=now, platform_id=platform_id),
         platforms=platform_list(session),
-        pending=pending_changes(session),
+        pending=count_pending(session),
         now=now,
         hash_exchange=feedback_counts(session),
     )

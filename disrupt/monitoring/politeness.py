@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from disrupt.db import upsert_insert
 from disrupt.monitoring.models import HostSlot
 
 
@@ -29,14 +30,6 @@ class SlotLease:
     held_until: datetime
     #: Start time reserved for the next request (set by acquire, used once).
     reserved_start: datetime | None
-
-
-def _dialect_insert(session: Session):
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
 
 
 def _lock_hosts(session: Session, slots: dict[str, int]) -> list[HostSlot]:
@@ -51,9 +44,8 @@ def _lock_hosts(session: Session, slots: dict[str, int]) -> list[HostSlot]:
     missing = [{"host": host, "slot": i} for host, count in sorted(slots.items())
                for i in range(count) if (host, i) not in have]
     if missing:
-        insert = _dialect_insert(session)
         session.execute(
-            insert(HostSlot).values(missing)
+            upsert_insert(session.get_bind().dialect.name, HostSlot).values(missing)
             .on_conflict_do_nothing(index_elements=["host", "slot"])
         )
         rows = list(session.scalars(query.execution_options(populate_existing=True)))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from disrupt.accounts.models import AuditEvent
@@ -19,6 +20,15 @@ from tests.support.staff import staff_client
 from tests.support.web import csrf_token
 
 
+@pytest.fixture
+def rejected(db) -> tuple[int, int]:
+    """A case with an address whose platform rejected the notice a day ago: (case, URL) ids."""
+    with db.session() as s:
+        case, url = _rejected_url(s, utcnow() - timedelta(days=1))
+        s.commit()
+        return case.id, url.id
+
+
 def _page(client, case_id: int) -> str:
     answer = client.get(f"/console/cases/{case_id}")
     assert answer.status_code == 200
@@ -29,11 +39,8 @@ def _ladder(page: str, url_id: int) -> str:
     return page.split(f'id="ladder-{url_id}"', 1)[1].split('class="ladder"', 1)[0]
 
 
-def test_the_ladder_on_the_case_page_and_the_queue(app, db):
-    with db.session() as s:
-        case, url = _rejected_url(s, utcnow() - timedelta(days=1))
-        s.commit()
-        case_id, url_id = case.id, url.id
+def test_the_ladder_on_the_case_page_and_the_queue(app, db, rejected):
+    case_id, url_id = rejected
     client = staff_client(app, "cw@example.org")
     ladder = _ladder(_page(client, case_id), url_id)
     assert "stuck" in ladder and "rejected" in ladder
@@ -102,11 +109,8 @@ def test_the_ladder_on_the_case_page_and_the_queue(app, db):
         assert "\u00a0: " in bing.prepared_text
 
 
-def test_a_withdrawn_case_shows_no_rung_to_take_and_refuses_one(app, db):
-    with db.session() as s:
-        case, url = _rejected_url(s, utcnow() - timedelta(days=1))
-        s.commit()
-        case_id, url_id = case.id, url.id
+def test_a_withdrawn_case_shows_no_rung_to_take_and_refuses_one(app, db, rejected):
+    case_id, url_id = rejected
     client = staff_client(app, "cw@example.org")
     token = csrf_token(client, f"/console/cases/{case_id}")
     with db.session() as s:

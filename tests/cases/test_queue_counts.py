@@ -7,7 +7,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, insert, select
 
 from disrupt.cases.models import Case, ReportedURL
 from disrupt.cases.services import assign_case, classify_case, close_case, reopen_case
@@ -26,24 +26,18 @@ from disrupt.console.queue import (
 )
 from disrupt.db import utcnow
 from disrupt.platforms.deadlines import is_overdue
-from disrupt.platforms.models import AWAITING_ACTION, Platform, RemovalRequest
+from disrupt.platforms.models import Platform, RemovalRequest
 from disrupt.platforms.services import record_reply
 from disrupt.platforms.waiting import refresh_waiting
 from disrupt.victims.services import erase_case, withdraw_case
 from tests.support.apps import make_test_app
 from tests.support.factories import add_url, make_case, make_request, set_url_states
+from tests.support.recounts import deadlines_counted, deadlines_kept, tallies_counted
 from tests.support.staff import make_user, staff_client
 
 PRIORITIES = {"minor": 2, "high": 1, "normal": 0}
 AGES = {"24h": (timedelta(hours=24), True), "7d": (timedelta(days=7), True),
         "older7d": (timedelta(days=7), False), "older30d": (timedelta(days=30), False)}
-
-
-def _truth_tallies(session):
-    assignee = func.coalesce(Case.assignee_id, 0)
-    rows = session.execute(select(Case.status, Case.priority, assignee, func.count())
-                           .group_by(Case.status, Case.priority, assignee))
-    return {(s, p, a): n for s, p, a, n in rows}
 
 
 def _matches(case, requests, where, viewer, now, *, skip=()):
@@ -86,23 +80,10 @@ def _reference_counts(session, where, viewer, now):
     return counts
 
 
-def _deadlines_truth(session):
-    """Per case, from the requests themselves: (earliest waiting deadline, overdue from)."""
-    out = {}
-    for case in session.scalars(select(Case)):
-        waiting = [r for r in session.scalars(select(RemovalRequest).where(
-            RemovalRequest.case_id == case.id)) if r.status in AWAITING_ACTION and r.deadline_at]
-        up = [r.deadline_at for r in waiting
-              if r.sent_at and any(u.state != "removed" for u in r.urls)]
-        out[case.id] = (min((r.deadline_at for r in waiting), default=None), min(up, default=None))
-    return out
-
-
 def _assert_consistent(db, viewers, platform_id, now):
     with db.session() as s:
-        assert read_tallies(s) == _truth_tallies(s)
-        stored = {c.id: (c.waiting_deadline, c.overdue_from) for c in s.scalars(select(Case))}
-        assert stored == _deadlines_truth(s)
+        assert read_tallies(s) == tallies_counted(s)
+        assert deadlines_kept(s) == deadlines_counted(s)
         for viewer in viewers:
             for where in (QueueFilter(), QueueFilter(scope="mine"), QueueFilter(status="any"),
                           QueueFilter(priority="minor", overdue=True),

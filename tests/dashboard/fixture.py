@@ -23,13 +23,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from disrupt.cases.models import Case, ReportedURL
-from disrupt.events import checks_recorded
 from disrupt.monitoring.models import URLCheck
 from disrupt.monitoring.states import apply_verdict
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import add_platform
 from disrupt.victims.services import erase_case, withdraw_case
-from tests.support.factories import add_url, make_case, make_request
+from tests.support.factories import add_url, announce_checks, make_case, make_request
 
 CONFIRM = timedelta(hours=1)
 NOW = datetime(2026, 1, 20, 0, 0, tzinfo=UTC)
@@ -57,9 +56,7 @@ def _checks(session, url: ReportedURL, *checks: tuple[str, str]) -> None:
         session.add(URLCheck(reported_url_id=url.id, due_at=at(moment), checked_at=at(moment),
                              verdict=verdict, reason=verdict, detector_version="test"))
         apply_verdict(url, verdict, now=at(moment), confirm_after=CONFIRM, reason=verdict)
-    session.flush()
-    checks_recorded.send(None, session=session, now=at(checks[-1][0]), url_ids=[url.id],
-                         removal_moved={url.case_id})
+    announce_checks(session, [url], now=at(checks[-1][0]))
 
 
 def _request(session, case: Case, platform, urls: list[ReportedURL], basis: str, sent: str,

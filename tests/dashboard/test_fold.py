@@ -5,7 +5,8 @@ import uuid
 
 from disrupt.cases.models import Case
 from disrupt.cases.services import classify_case
-from disrupt.dashboard.fold import fold_statistics, pending_changes
+from disrupt.dashboard.fold import fold_statistics
+from disrupt.dashboard.pending import count_pending
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import record_delivery
@@ -26,7 +27,7 @@ def test_delivery_classification_and_checks_mark_urls_for_the_fold(db):
         request.urls = [url]
         session.add(request)
         session.commit()
-        assert pending_changes(session) == 1  # a new URL is counted at the next fold
+        assert count_pending(session) == 1  # a new URL is counted at the next fold
         assert fold_statistics(session, confirm_after=fixture.CONFIRM) == 1
         figures = takedown_statistics(session, now=fixture.NOW)
         assert figures["overall"]["urls_notified"] == 0  # queued is not sent
@@ -35,7 +36,7 @@ def test_delivery_classification_and_checks_mark_urls_for_the_fold(db):
         # the real delivery path (platforms.services.record_delivery) sets sent_at
         assert record_delivery(session, request, worker="w", now=fixture.at("01-05 10:00"))
         session.flush()
-        assert pending_changes(session) == 1
+        assert count_pending(session) == 1
         fold_statistics(session, confirm_after=fixture.CONFIRM)
         overall = takedown_statistics(session, now=fixture.NOW)["overall"]
         assert (overall["urls_notified"], overall["pending"]) == (1, 1)
@@ -44,7 +45,7 @@ def test_delivery_classification_and_checks_mark_urls_for_the_fold(db):
         classify_case(session.get(Case, case.id), age_group="minor", high_priority=False,
                       now=fixture.at("01-05 10:30"))
         session.flush()
-        assert pending_changes(session) == 1
+        assert count_pending(session) == 1
         fold_statistics(session, confirm_after=fixture.CONFIRM)
         ages = {r["age_group"]: r["urls_notified"]
                 for r in takedown_statistics(session, now=fixture.NOW)["age_groups"]}
@@ -53,7 +54,7 @@ def test_delivery_classification_and_checks_mark_urls_for_the_fold(db):
         # checks through the state machine: online, then removed and confirmed 1 h later
         fixture._checks(session, url, ("01-05 11:00", "online"), ("01-06 10:00", "removed"),
                         ("01-06 11:00", "removed"))
-        assert pending_changes(session) == 1
+        assert count_pending(session) == 1
         fold_statistics(session, confirm_after=fixture.CONFIRM)
         session.commit()
         overall = takedown_statistics(session, now=fixture.NOW)["overall"]
@@ -77,7 +78,7 @@ def test_a_backlog_folds_in_larger_batches_and_the_worker_in_short_ones(db, monk
         for name in ("u1", "u2", "u3"):
             fixture._url(session, case, name, None, "01-05 08:00")
         session.commit()
-        assert pending_changes(session) == 3
+        assert count_pending(session) == 3
     assert jobs.batch_size(db) == jobs.BACKLOG_BATCH[db.engine.dialect.name] > jobs.BATCH
     assert jobs.fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1}) == 3
     assert jobs.batch_size(db) == jobs.BATCH

@@ -31,7 +31,8 @@ from datetime import date
 
 import pytest
 
-from disrupt.dashboard.fold import fold_statistics, pending_changes
+from disrupt.dashboard.fold import fold_statistics
+from disrupt.dashboard.pending import count_pending
 from disrupt.dashboard.reference import naive_statistics
 from disrupt.dashboard.services import takedown_statistics
 from tests.dashboard import fixture
@@ -214,12 +215,12 @@ def test_changes_after_a_fold_are_counted_and_erasure_keeps_the_counts(db, datas
     with db.session() as session:
         u5 = session.get(ReportedURL, dataset["u5"])
         assert u5.url == f"erased:{u5.id}"  # scrubbed by erase_case, still counted
-        assert pending_changes(session) == 0
+        assert count_pending(session) == 0
         # u2 comes down after its follow-up: removed 01-15 10:00, confirmed 12:00
         u2 = session.scalar(__import__("sqlalchemy").select(ReportedURL)
                             .where(ReportedURL.url == "https://picshare.test/u2"))
         fixture._checks(session, u2, ("01-15 10:00", "removed"), ("01-15 12:00", "removed"))
-        assert pending_changes(session) == 1
+        assert count_pending(session) == 1
         fold_all(session)
         session.commit()
         overall = takedown_statistics(session, now=fixture.NOW)["overall"]

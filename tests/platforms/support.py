@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -13,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case
 from disrupt.db import utcnow
+from disrupt.platforms.jobs import read_platform_replies
 from disrupt.platforms.models import MailboxMessage
 from disrupt.platforms.notices import Notifier
 from tests.support import factories
+from tests.support.apps import make_test_app
 
 NOTIFIER = Notifier("Test hotline", "notices@hotline.example", trusted_flagger=True)
 PDQ = factories.PDQ
@@ -52,6 +55,18 @@ def platform_reply(notice, body: str, *, subject: str | None = None, thread: boo
         msg.add_attachment(attachment, maintype="application", subtype="pdf",
                            filename="decision.pdf")
     return msg.as_bytes()
+
+
+def reads_after_restart(database_url: str, path: Path, **settings: Any) -> tuple[int, int]:
+    """A new app and a new reading job on the same database: what they read, twice (what
+    was read before the restart is remembered, what came since is read once)."""
+    restarted = make_test_app(database_url, path, **settings)
+    db = restarted.extensions["disrupt.db"]
+    try:
+        return (read_platform_replies(db, restarted.config, now=utcnow),
+                read_platform_replies(db, restarted.config, now=utcnow))
+    finally:
+        db.dispose()
 
 
 def mailbox_messages(db: Any) -> list[MailboxMessage]:

@@ -22,7 +22,7 @@ from disrupt.platforms.mailbox import html_to_text, parse_message
 from disrupt.platforms.models import MailboxCursor, RemovalRequest
 from disrupt.platforms.reply_rules import propose_status
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.platforms.support import NOTIFIER, PLATFORM_ADDRESS, make_case
+from tests.platforms.support import NOTIFIER, PLATFORM_ADDRESS, make_case, reads_after_restart
 from tests.platforms.support import mailbox_messages as _messages
 from tests.platforms.support import platform_reply as _reply
 from tests.support.apps import make_test_app
@@ -210,13 +210,7 @@ def test_read_twice_and_after_a_restart_nothing_is_read_twice_nor_deleted(
     assert read_platform_replies(db, app.config, now=utcnow) == 0
     mailbox.deliver(_reply(notice, "The content has been removed."))
     # A new app and a new job, on the same database: what was read is remembered.
-    restarted = make_test_app(database_url, tmp_path, **mailbox.settings())
-    try:
-        again = restarted.extensions["disrupt.db"]
-        assert read_platform_replies(again, restarted.config, now=utcnow) == 1
-        assert read_platform_replies(again, restarted.config, now=utcnow) == 0
-    finally:
-        restarted.extensions["disrupt.db"].dispose()
+    assert reads_after_restart(database_url, tmp_path, **mailbox.settings()) == (1, 0)
     messages = _messages(db)
     assert [m.proposed_status for m in messages] == ["acknowledged", None, "actioned"]
     assert len({m.uid for m in messages}) == 3

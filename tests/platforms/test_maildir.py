@@ -20,7 +20,7 @@ from disrupt.platforms.jobs import read_platform_replies, send_queued_notices
 from disrupt.platforms.mailbox import maildir_folder, maildir_uid
 from disrupt.platforms.models import MailboxMessage
 from disrupt.platforms.services import add_platform, queue_removal_request
-from tests.platforms.support import NOTIFIER, PLATFORM_ADDRESS, make_case
+from tests.platforms.support import NOTIFIER, PLATFORM_ADDRESS, make_case, reads_after_restart
 from tests.platforms.support import mailbox_messages as _messages
 from tests.platforms.support import platform_reply as _reply
 from tests.support.apps import make_test_app
@@ -107,13 +107,8 @@ def test_a_restart_reads_nothing_twice_even_after_another_client_marks_a_message
     box[key] = message
     assert list((maildir / "cur").iterdir()) and not list((maildir / "new").iterdir())
     _deliver(maildir, _reply(notice, "The content has been removed."))
-    restarted = make_test_app(database_url, tmp_path / "again", MAILBOX_MAILDIR=str(maildir))
-    try:
-        again = restarted.extensions["disrupt.db"]
-        assert read_platform_replies(again, restarted.config, now=utcnow) == 1
-        assert read_platform_replies(again, restarted.config, now=utcnow) == 0
-    finally:
-        restarted.extensions["disrupt.db"].dispose()
+    assert reads_after_restart(database_url, tmp_path / "again",
+                               MAILBOX_MAILDIR=str(maildir)) == (1, 0)
     messages = _messages(db)
     assert [m.proposed_status for m in messages] == ["acknowledged", "actioned"]
     assert messages[0].uid == maildir_uid(key) and messages[0].uidvalidity == 0

@@ -91,9 +91,15 @@ def set_url_states(session: Session, states: dict[ReportedURL, str], *,
     monitoring.services.record_checks does (`checks_recorded`)."""
     for url, state in states.items():
         url.state = state
+    announce_checks(session, list(states), now=now)
+
+
+def announce_checks(session: Session, urls: list[ReportedURL], *, now: datetime) -> None:
+    """Checks written to ``urls`` by hand, announced as record_checks announces its own
+    (every case counted as one whose removal may have moved)."""
     session.flush()
-    checks_recorded.send(None, session=session, now=now, url_ids=[u.id for u in states],
-                         removal_moved={u.case_id for u in states})
+    checks_recorded.send(None, session=session, now=now, url_ids=[u.id for u in urls],
+                         removal_moved={u.case_id for u in urls})
 
 
 def report_urls(session: Session, case: Case, urls: Iterable[str], *, now: datetime,
