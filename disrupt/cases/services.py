@@ -129,25 +129,35 @@ def add_reported_url(
     first_check_delay: timedelta = timedelta(0),
 ) -> ReportedURL:
     """Normalise, refuse duplicates within the case, attach the platform, schedule a check."""
-    url = normalize_url(raw_url)
-    if session.scalar(select(ReportedURL.id).where(ReportedURL.case_id == case.id,
-                                                   ReportedURL.url == url)):
-        raise DuplicateURL(f"This address is already in the case: {url}")
-    if any(existing.url == url for existing in case.urls):
-        raise DuplicateURL(f"This address is already in the case: {url}")
-    reported = ReportedURL(
-        case=case,
-        url=url,
-        host=host_of(url),
-        reported_by=reported_by,
-        state="pending",
-        next_check_at=first_check_at(now, first_check_delay),
-        created_at=now,
-    )
-    session.add(reported)
-    _announce(session, case, [reported], now)
-    case.updated_at = now
-    return reported
+    return add_normalized_urls(session, case, [normalize_url(raw_url)], reported_by=reported_by,
+                               now=now, first_check_delay=first_check_delay)[0]
+
+
+def add_normalized_urls(
+    session: Session, case: Case, urls: list[str], *, reported_by: str, now: datetime,
+    first_check_delay: timedelta = timedelta(0),
+) -> list[ReportedURL]:
+    """Add addresses already normalised, announced together; one already in the case (or
+    given twice) raises DuplicateURL and adds none."""
+    existing = set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id)))
+    for url in urls:
+        if url in existing:
+            raise DuplicateURL(f"This address is already in the case: {url}")
+        existing.add(url)
+    return _attach(session, case, urls, reported_by=reported_by, now=now,
+                   first_check_delay=first_check_delay)
+
+
+def _attach(session: Session, case: Case, urls: list[str], *, reported_by: str, now: datetime,
+            first_check_delay: timedelta) -> list[ReportedURL]:
+    rows = [ReportedURL(case=case, url=url, host=host_of(url), reported_by=reported_by,
+                        state="pending", next_check_at=first_check_at(now, first_check_delay),
+                        created_at=now) for url in urls]
+    if rows:
+        session.add_all(rows)
+        _announce(session, case, rows, now)
+        case.updated_at = now
+    return rows
 
 
 def _announce(session: Session, case: Case, urls: list[ReportedURL], now: datetime) -> None:
@@ -180,6 +190,7 @@ __all__ = [
     "InvalidURL",
     "SubmittedHash",
     "add_media_hash",
+    "add_normalized_urls",
     "add_reported_url",
     "case_messages",
     "case_queue",
@@ -274,20 +285,15 @@ def add_reported_urls(
     if len(urls) > MAX_PASTED_URLS:
         raise CaseActionError(f"Paste at most {MAX_PASTED_URLS} addresses at once.")
     existing = set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id)))
-    added: list[ReportedURL] = []
+    fresh: list[str] = []
     for url in urls:
         if url in existing:
             refused.append((url, f"This address is already in the case: {url}"))
             continue
-        row = ReportedURL(case=case, url=url, host=host_of(url),
-                          reported_by=reported_by, state="pending",
-                          next_check_at=first_check_at(now, first_check_delay), created_at=now)
-        session.add(row)
-        added.append(row)
+        fresh.append(url)
         existing.add(url)
-    if added:
-        _announce(session, case, added, now)
-        case.updated_at = now
+    added = _attach(session, case, fresh, reported_by=reported_by, now=now,
+                    first_check_delay=first_check_delay)
     return added, refused
 
 

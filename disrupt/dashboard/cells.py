@@ -104,15 +104,16 @@ def _count(condition: ColumnElement[bool], sign: ColumnElement[Any]) -> ColumnEl
 
 
 def _takedown_counters(f: Any) -> dict[str, ColumnElement[Any]]:
-    """The counters of the signed facts ``f`` (facts.takedown_contribution times f.sign)."""
-    timed = f.upper_s.is_not(None)
+    """The counters of the signed facts ``f`` (facts.takedown_contribution times f.sign),
+    whose times are summed already (``upper_sum``, ``lower_sum``: see _signed)."""
+    timed = f.upper_bucket >= 0
     counters: dict[str, ColumnElement[Any]] = {"urls": func.sum(f.sign)}
     counters.update({state: _count(f.state == state, f.sign) for state in URL_STATES})
     counters["reappeared"] = _count(f.reappeared.is_(True), f.sign)
     counters["timed"] = _count(timed, f.sign)
     counters["within_deadline"] = _count(f.within_deadline.is_(True), f.sign)
-    counters["upper_sum_s"] = func.coalesce(func.sum(f.upper_s * f.sign), 0)
-    counters["lower_sum_s"] = func.coalesce(func.sum(f.lower_s * f.sign), 0)
+    counters["upper_sum_s"] = func.coalesce(func.sum(f.upper_sum), 0)
+    counters["lower_sum_s"] = func.coalesce(func.sum(f.lower_sum), 0)
     for index, name in enumerate(UPPER_COLUMNS):
         counters[name] = _count(f.upper_bucket == index, f.sign)
     for index, name in enumerate(LOWER_COLUMNS):
@@ -130,8 +131,10 @@ def _funnel_counters(f: Any) -> dict[str, ColumnElement[Any]]:
 
 
 def _upsert(dialect: str, table: Table, key: tuple[str, ...], counters: Sequence[str],
-            source: Any, greatest: Sequence[str] = ()) -> Any:
+            source: Any, greatest: Sequence[str] = (), whole: bool = False) -> Any:
     columns = [c.name for c in source.selected_columns]
+    if whole:
+        return insert(table).from_select(columns, source)
     statement = upsert_insert(dialect, table).from_select(columns, source)
     excluded = statement.excluded
     values: dict[str, Any] = {name: table.c[name] + excluded[name] for name in counters}
@@ -161,36 +164,66 @@ def move_cells(session: Session, url_ids: Sequence[int]) -> None:
     session.execute(delete(old_facts))
 
 
+def insert_all_cells(session: Session) -> None:
+    """Write both cell tables, empty, from every fact: plain inserts, nothing to subtract."""
+    for statement in _statements(_dialect(session), whole=True):
+        session.execute(statement)
+
+
 # The fact columns each cell table reads.
 TAKEDOWN_READS = ("sent_day", "platform_id", "legal_basis", "minor", "case_group", "state",
                   "reappeared", "upper_s", "lower_s", "within_deadline", "deadline_epoch")
+# Summed (or the latest) when the facts are grouped (_signed).
+TIMES = ("upper_s", "lower_s", "deadline_epoch")
 FUNNEL_READS = ("created_day", "url_platform_id", "minor", "case_group", "verified",
                 "sent_at", "state")
 
 
-def _signed(dialect: str, names: Sequence[str], notified_only: bool, name: str) -> Any:
+def _signed(dialect: str, names: Sequence[str], notified_only: bool, name: str,
+            whole: bool) -> Any:
     """The batch's new facts (``sign`` 1) and the stashed old ones (-1), only ``names``
     (SQLite copies every column of a UNION's rows); the notified ones with their histogram
-    buckets."""
+    buckets and their times times the sign (``upper_sum``, ``lower_sum``).
+
+    ``whole`` (insert_all_cells): every fact, none stashed, and the notified ones grouped
+    by all they are counted by (``sign`` how many, their times summed, their latest
+    deadline), so that the many sums per cell read fewer rows, each bucket computed once
+    (SQLite would compute the bucket of a fact again in each of its 48 sums)."""
     parts = []
-    for table, sign in ((facts, 1), (old_facts, -1)):
-        conditions = [in_batch(table.c.reported_url_id, dialect)] if sign > 0 else []
-        if notified_only:
-            conditions.append(table.c.sent_at.is_not(None))
-        buckets = [] if not notified_only else [
-            _bucket(table.c[column], table.c.upper_s.is_not(None)).label(f"{prefix}_bucket")
-            for column, prefix in (("upper_s", "upper"), ("lower_s", "lower"))]
-        parts.append(select(*[table.c[n] for n in names], *buckets,
-                            literal(sign).label("sign")).where(*conditions))
-    return union_all(*parts).subquery(name)
+    for table, sign in ((facts, 1),) if whole else ((facts, 1), (old_facts, -1)):
+        conditions = [in_batch(table.c.reported_url_id, dialect)] if sign > 0 and not whole else []
+        if not notified_only:
+            parts.append(select(*[table.c[n] for n in names],
+                                literal(sign).label("sign")).where(*conditions))
+            continue
+        conditions.append(table.c.sent_at.is_not(None))
+        timed = table.c.upper_s.is_not(None)
+        keys = [table.c[n] for n in names if n not in TIMES]
+        buckets = [_bucket(table.c.upper_s, timed).label("upper_bucket"),
+                   _bucket(table.c.lower_s, timed).label("lower_bucket")]
+        if whole:
+            parts.append(select(*keys, *buckets, func.count().label("sign"),
+                                func.sum(table.c.upper_s).label("upper_sum"),
+                                func.sum(table.c.lower_s).label("lower_sum"),
+                                func.max(table.c.deadline_epoch).label("deadline_epoch"))
+                         .where(*conditions)
+                         # buckets first: SQLite would read the facts by the day's index,
+                         # in no order of the table, for the order of the groups
+                         .group_by(*buckets, *keys))
+        else:
+            parts.append(select(*keys, *buckets, literal(sign).label("sign"),
+                                (table.c.upper_s * sign).label("upper_sum"),
+                                (table.c.lower_s * sign).label("lower_sum"),
+                                table.c.deadline_epoch).where(*conditions))
+    return (parts[0] if whole else union_all(*parts)).subquery(name)
 
 
 @functools.cache
-def _statements(dialect: str) -> tuple[Any, ...]:
+def _statements(dialect: str, whole: bool = False) -> tuple[Any, ...]:
     """Two upserts, one per cell table, built once per process. Each sums the signed facts
     (new +1, old -1) once per day and cohort (a CTE) and the three grains from those day
     sums (UNION ALL), instead of one pass over the facts per grain."""
-    f = _signed(dialect, TAKEDOWN_READS, True, "signed").c
+    f = _signed(dialect, TAKEDOWN_READS, True, "signed", whole).c
     counters = _takedown_counters(f)
     # A cell's deadline only grows (GREATEST): new facts whose latest deadline is not past
     # the old ones' move nothing (the cell already holds the old ones').
@@ -200,7 +233,7 @@ def _statements(dialect: str) -> tuple[Any, ...]:
         dialect, [f.sent_day.label("day"), f.platform_id, f.legal_basis, f.minor, f.case_group],
         {"max_deadline_epoch": new_deadline, **counters}, "takedown_days",
         moved=[*counters.values(), case((new_deadline > old_deadline, 1), else_=0)])
-    g = _signed(dialect, FUNNEL_READS, False, "signed").c
+    g = _signed(dialect, FUNNEL_READS, False, "signed", whole).c
     funnel = _funnel_counters(g)
     funnel_days = _by_day(
         dialect,
@@ -209,9 +242,9 @@ def _statements(dialect: str) -> tuple[Any, ...]:
     return (
         _upsert(dialect, takedown_cells, TAKEDOWN_KEY, TAKEDOWN_COUNTERS,
                 _rollup(takedown_days, dialect, TAKEDOWN_COUNTERS, ("max_deadline_epoch",)),
-                greatest=("max_deadline_epoch",)),
+                greatest=("max_deadline_epoch",), whole=whole),
         _upsert(dialect, funnel_cells, FUNNEL_KEY, FUNNEL_COUNTERS,
-                _rollup(funnel_days, dialect, FUNNEL_COUNTERS)),
+                _rollup(funnel_days, dialect, FUNNEL_COUNTERS), whole=whole),
     )
 
 

@@ -5,7 +5,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from disrupt.dashboard.fold import fold_statistics
+from disrupt.dashboard.fold import fold_statistics, rebuild_statistics
 from disrupt.dashboard.pending import count_pending
 from disrupt.db import Database
 
@@ -19,17 +19,27 @@ BATCH = 5000
 # SQLite: at most 32,766 parameters in a statement (the batch's IN list).
 BACKLOG = 50_000
 BACKLOG_BATCH = {"postgresql": 50_000, "sqlite": 25_000}
+# A rebuild (fold.rebuild_statistics) is one transaction: on SQLite it holds the write lock
+# that the portal's writes wait for (30 s at most), on PostgreSQL the queue rows that a
+# writer queuing the same URLs again waits for; about 25 s per million URLs on SQLite and
+# 50 s on PostgreSQL here. The worker rebuilds only a backlog it folds in a few seconds and
+# folds a larger one in batches; a command (`disrupt refold-statistics`, run by an
+# administrator) rebuilds whatever the size.
+WORKER_REBUILD_MAX = 200_000
 
 
 def confirm_after(config: Any) -> timedelta:
     return timedelta(seconds=config["REMOVAL_CONFIRM_SECONDS"] * float(config["TIME_SCALE"]))
 
 
-def batch_size(db: Database) -> int:
-    """BATCH, or BACKLOG_BATCH while more than BACKLOG URLs wait."""
+def _waiting(db: Database) -> int:
     with db.session() as session:
-        waiting = count_pending(session)
-    if waiting <= BACKLOG:
+        return count_pending(session)
+
+
+def batch_size(db: Database, waiting: int | None = None) -> int:
+    """BATCH, or BACKLOG_BATCH while more than BACKLOG URLs wait."""
+    if (_waiting(db) if waiting is None else waiting) <= BACKLOG:
         return BATCH
     return BACKLOG_BATCH.get(db.engine.dialect.name, BATCH)
 
@@ -37,9 +47,19 @@ def batch_size(db: Database) -> int:
 def fold_changed_urls(db: Database, config: Any, *, max_urls: int | None = None,
                       max_seconds: float | None = None, batch: int | None = None) -> int:
     """Fold dirty URLs batch by batch, each batch in its own transaction; ``batch`` None:
-    ``batch_size``."""
+    ``batch_size``. A backlog that holds every URL folded so far (nothing folded yet, or all
+    queued again) is folded in one transaction first (fold.rebuild_statistics), unless
+    ``max_urls`` bounds the work, or ``max_seconds`` does (the worker) and the backlog is
+    over WORKER_REBUILD_MAX."""
     done, started = 0, time.monotonic()
-    batch = batch or batch_size(db)
+    if batch is None:
+        waiting = _waiting(db)
+        batch = batch_size(db, waiting)
+        if max_urls is None and batch > BATCH and (
+                max_seconds is None or waiting <= WORKER_REBUILD_MAX):
+            with db.session(claim=True) as session:
+                done = rebuild_statistics(session, confirm_after=confirm_after(config))
+                session.commit()
     while max_urls is None or done < max_urls:
         size = batch if max_urls is None else min(batch, max_urls - done)
         with db.session(claim=True) as session:

@@ -10,7 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, delete, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    func,
+    literal_column,
+    select,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, ReportedURL
@@ -43,10 +53,17 @@ def _on_conflict(statement: Any) -> Any:
 
 def queue_urls(session: Session, url_ids: Iterable[int]) -> None:
     ids = sorted({i for i in url_ids if i is not None})
-    for start in range(0, len(ids), _CHUNK):
-        chunk = ids[start:start + _CHUNK]
-        statement = _upsert(session).values([{"reported_url_id": i} for i in chunk])
-        session.connection().execute(_on_conflict(statement))
+    if not ids:
+        return
+    # One statement text whatever the count (a VALUES list is compiled and parsed anew for
+    # every batch of checks): an array parameter on PostgreSQL, executemany on SQLite.
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        each = func.unnest(bindparam("url_ids", type_=postgresql.ARRAY(Integer)))
+        statement = _upsert(session).from_select(["reported_url_id"], select(each))
+        connection.execute(_on_conflict(statement), {"url_ids": ids})
+    else:
+        connection.execute(_on_conflict(_upsert(session)), [{"reported_url_id": i} for i in ids])
 
 
 def _queue_select(session: Session, urls: Select[Any]) -> None:

@@ -1,13 +1,27 @@
 """Claiming due URLs and recording checks under a lease. Never commits."""
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from disrupt.accounts.services import record_audit
@@ -38,6 +52,15 @@ class ClaimedURL:
 
     def target(self) -> CheckTarget:
         return CheckTarget(self.url, self.hashes, self.rules, seen_matching=self.seen_matching)
+
+
+def _in_ids(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``ids`` parameter (a list): one array parameter on
+    PostgreSQL (one statement text whatever the count, so psycopg parses and prepares it
+    once), an expanded IN list on SQLite."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
+    return column.in_(bindparam("ids", expanding=True))
 
 
 def _due(now: datetime) -> Any:
@@ -77,34 +100,38 @@ def claim_due_urls(
         .order_by(ReportedURL.next_check_at, ReportedURL.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         due = due.with_for_update(of=ReportedURL, skip_locked=True)
     ids = list(session.scalars(due))
     if not ids:
         return []
     session.execute(
         update(ReportedURL)
-        .where(ReportedURL.id.in_(ids))
-        .values(lease_owner=worker, lease_expires_at=now + lease)
+        .where(_in_ids(ReportedURL.id, dialect))
+        .values(lease_owner=worker, lease_expires_at=now + lease),
+        {"ids": ids},
     )
-    return _claimed(session, ids)
+    return _claimed(session, ids, dialect)
 
 
-def _claimed(session: Session, ids: list[int]) -> list[ClaimedURL]:
+def _claimed(session: Session, ids: list[int], dialect: str) -> list[ClaimedURL]:
     """What a check needs of each leased URL: its platform's rules and its case's hashes."""
     rows = session.execute(
         select(ReportedURL.id, ReportedURL.url, ReportedURL.next_check_at, ReportedURL.host,
                ReportedURL.case_id, Platform.check_concurrency, Platform.check_spacing_seconds,
                Platform.removal_rules, ReportedURL.picture_confirmed_at)
         .outerjoin(Platform, Platform.id == ReportedURL.platform_id)
-        .where(ReportedURL.id.in_(ids))
-        .order_by(ReportedURL.next_check_at, ReportedURL.id)
+        .where(_in_ids(ReportedURL.id, dialect))
+        .order_by(ReportedURL.next_check_at, ReportedURL.id),
+        {"ids": ids},
     ).all()
     hashes: dict[int, list[HashRecord]] = defaultdict(list)
     for h in session.execute(
         select(MediaHash.id, MediaHash.case_id, MediaHash.pdq, MediaHash.pdq_quality,
                MediaHash.phash, MediaHash.sha256)
-        .where(MediaHash.case_id.in_({r.case_id for r in rows}), MediaHash.status == "active")
+        .where(_in_ids(MediaHash.case_id, dialect), MediaHash.status == "active"),
+        {"ids": sorted({r.case_id for r in rows})},
     ):
         hashes[h.case_id].append(HashRecord(h.id, h.pdq, h.pdq_quality, h.phash, h.sha256))
     return [
@@ -147,8 +174,8 @@ class URLState:
     __slots__ = _READ_COLUMNS
 
     def __init__(self, row: Any) -> None:
-        for name in _READ_COLUMNS:
-            setattr(self, name, getattr(row, name))
+        for name, value in zip(_READ_COLUMNS, row, strict=True):
+            setattr(self, name, value)
 
 
 @dataclass(frozen=True)
@@ -203,19 +230,79 @@ def _held_by(session: Session, url_ids: list[int], worker: str) -> dict[int, URL
     """The state of the URLs this worker still leases, locked for the batch (PostgreSQL;
     SQLite's write lock is held from BEGIN IMMEDIATE)."""
     table = ReportedURL.__table__
+    dialect = session.get_bind().dialect.name
     query = select(*(table.c[name] for name in _READ_COLUMNS)).where(
-        table.c.id.in_(url_ids), table.c.lease_owner == worker)
-    if session.get_bind().dialect.name == "postgresql":
+        _in_ids(table.c.id, dialect), table.c.lease_owner == worker)
+    if dialect == "postgresql":
         query = query.with_for_update()
-    return {row.id: URLState(row) for row in session.execute(query)}
+    return {url.id: url for url in map(URLState, session.execute(query, {"ids": url_ids}))}
+
+
+def _unnest(table: Any, params: Sequence[tuple[str, str]]) -> tuple[str, list[str]]:
+    """PostgreSQL: ``unnest`` of one array parameter per (parameter, column of ``table``)
+    pair, as a row source ``v`` with a column per parameter, and those columns cast back to
+    the table's types (JSON travels as text: an array of JSON has no psycopg dumper)."""
+    dialect = postgresql.dialect()
+    arrays, columns = [], []
+    for param, name in params:
+        sql_type = table.c[name].type.compile(dialect=dialect)
+        as_text = sql_type == "JSON"
+        # No length in the array's type: a cast would cut a long value where the column
+        # refuses it.
+        array_type = "TEXT" if as_text else re.sub(r"\(\d+\)", "", sql_type)
+        arrays.append(f"%({param})b::{array_type}[]")  # b: psycopg's binary dumpers, in C
+        columns.append(f"v.{param}::{sql_type}" if as_text else f"v.{param}")
+    names = ", ".join(param for param, _ in params)
+    return f"unnest({', '.join(arrays)}) AS v({names})", columns
+
+
+#: Columns of a url_checks row (check_row's keys) and of the new state of a URL.
+_LOG_COLUMNS = tuple(c.name for c in URLCheck.__table__.columns if c.name != "id")
+_NEW_STATE = (*_STATE_COLUMNS, "next_check_at")
+
+
+def _pg_batch_sql() -> tuple[str, str]:
+    """The batch's INSERT of check rows and UPDATE of states on PostgreSQL, each one
+    statement with an array parameter per column whatever the batch's size (psycopg's
+    executemany spends more CPU per row than the check's own HTTP request); the UPDATE
+    has the conditions of the executemany form."""
+    logs = URLCheck.__table__
+    source, columns = _unnest(logs, [(name, name) for name in _LOG_COLUMNS])
+    insert_sql = (f"INSERT INTO {logs.name} ({', '.join(_LOG_COLUMNS)}) "
+                  f"SELECT {', '.join(columns)} FROM {source}")
+    urls = ReportedURL.__table__
+    source, columns = _unnest(urls, [("b_id", "id"), ("b_due", "next_check_at"),
+                                     *((name, name) for name in _NEW_STATE)])
+    assignments = ", ".join(f"{name} = {column}"
+                            for name, column in zip(_NEW_STATE, columns[2:], strict=True))
+    update_sql = (f"UPDATE {urls.name} SET {assignments}, lease_owner = NULL, "
+                  f"lease_expires_at = NULL FROM {source} WHERE {urls.name}.id = v.b_id "
+                  f"AND {urls.name}.lease_owner = %(b_worker)s "
+                  f"AND {urls.name}.next_check_at = v.b_due")
+    return insert_sql, update_sql
+
+
+_PG_INSERT_CHECKS, _PG_UPDATE_STATES = _pg_batch_sql()
+
+
+def _columns(rows: list[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in names}
 
 
 def _write_batch(session: Session, logs: list[dict[str, Any]], states: list[dict[str, Any]],
                  worker: str) -> None:
-    """The check log rows and the new states, one executemany each; a URL whose lease or due
-    time moved meanwhile is left as it is."""
+    """The check log rows and the new states, one statement each (PostgreSQL: arrays; SQLite:
+    executemany); a URL whose lease or due time moved meanwhile is left as it is."""
     table = ReportedURL.__table__
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        arrays = _columns(logs, _LOG_COLUMNS)
+        arrays["redirect_chain"] = [json.dumps(chain) for chain in arrays["redirect_chain"]]
+        connection.exec_driver_sql(_PG_INSERT_CHECKS, arrays)
+        arrays = _columns(states, ("b_id", "b_due", *_NEW_STATE))
+        arrays["b_worker"] = worker
+        connection.exec_driver_sql(_PG_UPDATE_STATES, arrays)
+        return
     connection.execute(insert(URLCheck.__table__), logs)
     connection.execute(
         update(table)

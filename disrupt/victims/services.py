@@ -23,7 +23,7 @@ from disrupt.cases.rules import work_refusal
 from disrupt.cases.services import (
     SubmittedHash,
     add_media_hash,
-    add_reported_url,
+    add_normalized_urls,
     post_message,
     priority_for,
     reopen_for_new_urls,
@@ -41,6 +41,7 @@ from disrupt.security import (
     new_case_secret,
     verify_secret,
 )
+from disrupt.urls.normalize import normalize_url
 from disrupt.victims.confirmation import forget_confirmation
 from disrupt.victims.models import LoginThrottle
 
@@ -87,9 +88,8 @@ def open_case(
         case.intimate = intimate
     add_case(session, case)
     session.flush()
-    for url in urls:
-        add_reported_url(session, case, url, reported_by="victim", now=now,
-                         first_check_delay=first_check_delay)
+    add_normalized_urls(session, case, [normalize_url(url) for url in urls],
+                        reported_by="victim", now=now, first_check_delay=first_check_delay)
     hashes = distinct_hashes(hashes)
     for submitted in hashes:
         add_media_hash(session, case, submitted, now)
@@ -306,8 +306,8 @@ def add_urls(session: Session, case: Case, urls: list[str], now: datetime,
                               .where(ReportedURL.case_id == case.id)) or 0
         if held + len(urls) > max_per_case:
             raise CaseFull("urls", max_per_case, held)
-    added = [add_reported_url(session, case, url, reported_by="victim", now=now,
-                              first_check_delay=first_check_delay) for url in urls]
+    added = add_normalized_urls(session, case, [normalize_url(url) for url in urls],
+                                reported_by="victim", now=now, first_check_delay=first_check_delay)
     reopen_for_new_urls(session, case, now)
     _victim_audit(session, "victim.urls_added", case, now, count=len(added))
     return added

@@ -339,7 +339,8 @@ def add_case_urls():
     form = _limit(AddURLsForm())
     if form.validate_on_submit():
         session_ = db_session()
-        # Loaded once: add_reported_url checks against this same list of the case.
+        # Those already in the case are left out (the thanks count only new ones); the
+        # service refuses any repeat that would slip through.
         existing = {reported.url for reported in case.urls}
         new = [url for url in form.normalized_urls if url not in existing]
         try:

@@ -6,7 +6,7 @@ import uuid
 from disrupt.cases.models import Case
 from disrupt.cases.services import classify_case
 from disrupt.dashboard.fold import fold_statistics
-from disrupt.dashboard.pending import count_pending
+from disrupt.dashboard.pending import count_pending, queue_urls
 from disrupt.dashboard.services import takedown_statistics
 from disrupt.platforms.models import RemovalRequest
 from disrupt.platforms.services import record_delivery
@@ -82,3 +82,35 @@ def test_a_backlog_folds_in_larger_batches_and_the_worker_in_short_ones(db, monk
     assert jobs.batch_size(db) == jobs.BACKLOG_BATCH[db.engine.dialect.name] > jobs.BATCH
     assert jobs.fold_changed_urls(db, {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1}) == 3
     assert jobs.batch_size(db) == jobs.BATCH
+
+
+def test_the_worker_rebuilds_only_a_backlog_it_folds_quickly(db, monkeypatch):
+    """A rebuild is one transaction (SQLite's write lock for its whole length): the worker,
+    bounded in time, folds a backlog over WORKER_REBUILD_MAX in batches; the administrator's
+    command rebuilds it in one go. Limits lowered so that three URLs make a large backlog."""
+    from disrupt.dashboard import jobs
+
+    monkeypatch.setattr(jobs, "BACKLOG", 2)
+    monkeypatch.setattr(jobs, "WORKER_REBUILD_MAX", 2)
+    rebuilt: list[int] = []
+
+    def spy(session, **kwargs):
+        rebuilt.append(jobs.rebuild_statistics.__wrapped__(session, **kwargs))
+        return rebuilt[-1]
+
+    spy.__wrapped__ = jobs.rebuild_statistics
+    monkeypatch.setattr(jobs, "rebuild_statistics", spy)
+    config = {"REMOVAL_CONFIRM_SECONDS": 3600, "TIME_SCALE": 1}
+    with db.session() as session:
+        case = fixture._case(session, "A", "01-05 08:00")
+        urls = [fixture._url(session, case, name, None, "01-05 08:00")
+                for name in ("u1", "u2", "u3")]
+        session.commit()
+        ids = [u.id for u in urls]
+    assert jobs.fold_changed_urls(db, config, max_seconds=20.0) == 3
+    assert rebuilt == []
+    with db.session(claim=True) as session:
+        queue_urls(session, ids)
+        session.commit()
+    assert jobs.fold_changed_urls(db, config) == 3
+    assert rebuilt == [3]

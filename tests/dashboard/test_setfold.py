@@ -10,11 +10,12 @@ import random
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from disrupt.cases.models import URL_STATES
-from disrupt.dashboard.fold import fold_statistics
-from disrupt.dashboard.models import TakedownFact
+from disrupt.dashboard.fold import fold_statistics, rebuild_statistics
+from disrupt.dashboard.models import TakedownFact, funnel_cells, takedown_cells
+from disrupt.dashboard.pending import count_pending, queue_everything, queue_urls
 from disrupt.dashboard.reference import _all_facts
 from disrupt.monitoring.models import URLCheck
 from disrupt.platforms.services import add_platform
@@ -82,3 +83,53 @@ def test_facts_computed_in_sql_equal_the_python_rules(db, confirm_after):
     assert len(timed) >= 10
     assert any(f["lower_s"] > 0 for f in timed) and any(f["within_deadline"] for f in timed)
     assert any(f["sent_at"] is None and f["verified"] for f in expected.values())
+
+
+def _cells(session) -> dict[str, set[tuple]]:
+    return {table.name: {tuple(v for k, v in row._mapping.items() if k != "id")
+                         for row in session.execute(select(table))}
+            for table in (takedown_cells, funnel_cells)}
+
+
+@pytest.mark.parametrize("confirm_after", [fixture.CONFIRM, timedelta(0)], ids=["1h", "0"])
+def test_a_whole_backlog_is_rebuilt_in_one_pass_as_the_batches_fold_it(db, confirm_after):
+    """Nothing folded yet, or everything queued again: rebuild_statistics writes the facts and
+    the cells the batches write; with a folded URL not queued it leaves them to the batches."""
+    rng = random.Random(18)
+    with db.session() as session:
+        platforms = [add_platform(session, name=name, domains=[f"{name.lower()}.test"],
+                                  deadline_hours=hours, contact=f"abuse@{name.lower()}.test")
+                     for name, hours in (("PicShare", 48), ("ClipHub", 1))]
+        session.flush()
+        for n in range(300):
+            _random_url(session, rng, n, platforms)
+        session.commit()
+        assert rebuild_statistics(session, confirm_after=confirm_after) == 300
+        session.commit()
+        assert count_pending(session) == 0
+        rebuilt = {row.reported_url_id: dict(row._mapping)
+                   for row in session.execute(select(TakedownFact.__table__))}
+        assert rebuilt == {fact["reported_url_id"]: fact
+                           for fact in _all_facts(session, confirm_after)}
+        rebuilt_cells = _cells(session)
+        assert all(rebuilt_cells.values())
+
+        queue_everything(session)
+        while fold_statistics(session, confirm_after=confirm_after, limit=40):
+            pass
+        assert _cells(session) == rebuilt_cells  # the batches moved nothing: same sums
+        for table in (TakedownFact.__table__, takedown_cells, funnel_cells):
+            session.execute(delete(table))
+        queue_everything(session)
+        while fold_statistics(session, confirm_after=confirm_after, limit=40):
+            pass
+        assert _cells(session) == rebuilt_cells
+
+        queue_everything(session)
+        assert rebuild_statistics(session, confirm_after=confirm_after) == 300
+        assert _cells(session) == rebuilt_cells
+
+        url_ids = sorted(rebuilt)
+        queue_urls(session, url_ids[1:])  # the first URL's fact is folded and not queued
+        assert rebuild_statistics(session, confirm_after=confirm_after) == 0
+        assert count_pending(session) == 299 and _cells(session) == rebuilt_cells
