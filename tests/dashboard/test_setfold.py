@@ -58,17 +58,22 @@ def _random_url(session, rng: random.Random, n: int, platforms) -> None:
     session.flush()
 
 
+
+def _three_hundred_urls(session) -> None:
+    """300 URLs with random check logs on two platforms (48 h and 1 h deadlines), committed."""
+    rng = random.Random(18)
+    platforms = [add_platform(session, name=name, domains=[f"{name.lower()}.test"],
+                              deadline_hours=hours, contact=f"abuse@{name.lower()}.test")
+                 for name, hours in (("PicShare", 48), ("ClipHub", 1))]
+    session.flush()
+    for n in range(300):
+        _random_url(session, rng, n, platforms)
+    session.commit()
+
 @pytest.mark.parametrize("confirm_after", [fixture.CONFIRM, timedelta(0)], ids=["1h", "0"])
 def test_facts_computed_in_sql_equal_the_python_rules(db, confirm_after):
-    rng = random.Random(18)
     with db.session() as session:
-        platforms = [add_platform(session, name=name, domains=[f"{name.lower()}.test"],
-                                  deadline_hours=hours, contact=f"abuse@{name.lower()}.test")
-                     for name, hours in (("PicShare", 48), ("ClipHub", 1))]
-        session.flush()
-        for n in range(300):
-            _random_url(session, rng, n, platforms)
-        session.commit()
+        _three_hundred_urls(session)
         while fold_statistics(session, confirm_after=confirm_after, limit=40):
             pass
         folded = {row.reported_url_id: dict(row._mapping)
@@ -95,15 +100,8 @@ def _cells(session) -> dict[str, set[tuple]]:
 def test_a_whole_backlog_is_rebuilt_in_one_pass_as_the_batches_fold_it(db, confirm_after):
     """Nothing folded yet, or everything queued again: rebuild_statistics writes the facts and
     the cells the batches write; with a folded URL not queued it leaves them to the batches."""
-    rng = random.Random(18)
     with db.session() as session:
-        platforms = [add_platform(session, name=name, domains=[f"{name.lower()}.test"],
-                                  deadline_hours=hours, contact=f"abuse@{name.lower()}.test")
-                     for name, hours in (("PicShare", 48), ("ClipHub", 1))]
-        session.flush()
-        for n in range(300):
-            _random_url(session, rng, n, platforms)
-        session.commit()
+        _three_hundred_urls(session)
         assert rebuild_statistics(session, confirm_after=confirm_after) == 300
         session.commit()
         assert count_pending(session) == 0
