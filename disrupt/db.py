@@ -7,7 +7,16 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    MetaData,
+    TypeDecorator,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -50,6 +59,16 @@ def upsert_insert(dialect: str, table: Any) -> Any:
     ``on_conflict_do_update`` / ``on_conflict_do_nothing``: PostgreSQL's or SQLite's."""
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(table)
+
+
+def in_id_list(column: Any, dialect: str, param: str) -> Any:
+    """``column`` is one of the ids in the list parameter ``param``: one array parameter on
+    PostgreSQL (``= ANY``: one statement text whatever the count, where parsing and planning
+    thousands of IN parameters costs more than the statement), an expanded IN list on SQLite
+    (no arrays)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(param, type_=postgresql.ARRAY(BigInteger)))
+    return column.in_(bindparam(param, expanding=True))
 
 
 def utcnow() -> datetime:

@@ -139,13 +139,21 @@ def add_normalized_urls(
 ) -> list[ReportedURL]:
     """Add addresses already normalised, announced together; one already in the case (or
     given twice) raises DuplicateURL and adds none."""
-    existing = set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id)))
+    existing = _already_in_case(session, case, urls)
     for url in urls:
         if url in existing:
             raise DuplicateURL(f"This address is already in the case: {url}")
         existing.add(url)
     return _attach(session, case, urls, reported_by=reported_by, now=now,
                    first_check_delay=first_check_delay)
+
+
+def _already_in_case(session: Session, case: Case, urls: list[str]) -> set[str]:
+    """Which of ``urls`` the case already holds (read along its unique (case, url) index)."""
+    if not urls:
+        return set()
+    return set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id,
+                                                             ReportedURL.url.in_(urls))))
 
 
 def _attach(session: Session, case: Case, urls: list[str], *, reported_by: str, now: datetime,
@@ -284,7 +292,7 @@ def add_reported_urls(
     urls, refused = normalize_many(text)
     if len(urls) > MAX_PASTED_URLS:
         raise CaseActionError(f"Paste at most {MAX_PASTED_URLS} addresses at once.")
-    existing = set(session.scalars(select(ReportedURL.url).where(ReportedURL.case_id == case.id)))
+    existing = _already_in_case(session, case, urls)
     fresh: list[str] = []
     for url in urls:
         if url in existing:

@@ -13,14 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     Integer,
     MetaData,
     Table,
     and_,
-    any_,
-    bindparam,
     case,
     cast,
     delete,
@@ -31,7 +28,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.schema import CreateTable
 from sqlalchemy.sql import ColumnElement
@@ -47,7 +44,7 @@ from disrupt.dashboard.models import (
     funnel_cells,
     takedown_cells,
 )
-from disrupt.db import upsert_insert
+from disrupt.db import in_id_list, upsert_insert
 
 TAKEDOWN_KEY = ("grain", "day", "platform_id", "legal_basis", "minor", "case_group")
 FUNNEL_KEY = ("grain", "day", "platform_id", "minor", "case_group")
@@ -64,12 +61,8 @@ def _dialect(session: Session) -> str:
 
 
 def in_batch(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
-    """``column`` is one of the ``url_ids`` parameter (a list): one array parameter on
-    PostgreSQL (``= ANY``: parsing and planning thousands of IN parameters costs more than
-    the statement), an expanded IN list on SQLite (no arrays)."""
-    if dialect == "postgresql":
-        return column == any_(bindparam("url_ids", type_=postgresql.ARRAY(BigInteger)))
-    return column.in_(bindparam("url_ids", expanding=True))
+    """``column`` is one of the batch's ``url_ids`` parameter (db.in_id_list)."""
+    return in_id_list(column, dialect, "url_ids")
 
 
 def _period_start(day: ColumnElement[Any], grain: str, dialect: str) -> ColumnElement[Any]:

@@ -10,10 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Integer,
     and_,
-    any_,
     bindparam,
     func,
     insert,
@@ -27,6 +24,7 @@ from sqlalchemy.orm import Session
 from disrupt.accounts.services import record_audit
 from disrupt.cases.models import STOPPED_STATUSES, Case, MediaHash, ReportedURL
 from disrupt.cases.services import mark_news, reopen_for_new_urls
+from disrupt.db import in_id_list
 from disrupt.events import checks_recorded, picture_seen_online, require_listeners
 from disrupt.hashing.matching import HashRecord
 from disrupt.monitoring import rules as R
@@ -52,15 +50,6 @@ class ClaimedURL:
 
     def target(self) -> CheckTarget:
         return CheckTarget(self.url, self.hashes, self.rules, seen_matching=self.seen_matching)
-
-
-def _in_ids(column: ColumnElement[Any], dialect: str) -> ColumnElement[bool]:
-    """``column`` is one of the ``ids`` parameter (a list): one array parameter on
-    PostgreSQL (one statement text whatever the count, so psycopg parses and prepares it
-    once), an expanded IN list on SQLite."""
-    if dialect == "postgresql":
-        return column == any_(bindparam("ids", type_=postgresql.ARRAY(Integer)))
-    return column.in_(bindparam("ids", expanding=True))
 
 
 def _due(now: datetime) -> Any:
@@ -108,7 +97,7 @@ def claim_due_urls(
         return []
     session.execute(
         update(ReportedURL)
-        .where(_in_ids(ReportedURL.id, dialect))
+        .where(in_id_list(ReportedURL.id, dialect, "ids"))
         .values(lease_owner=worker, lease_expires_at=now + lease),
         {"ids": ids},
     )
@@ -122,7 +111,7 @@ def _claimed(session: Session, ids: list[int], dialect: str) -> list[ClaimedURL]
                ReportedURL.case_id, Platform.check_concurrency, Platform.check_spacing_seconds,
                Platform.removal_rules, ReportedURL.picture_confirmed_at)
         .outerjoin(Platform, Platform.id == ReportedURL.platform_id)
-        .where(_in_ids(ReportedURL.id, dialect))
+        .where(in_id_list(ReportedURL.id, dialect, "ids"))
         .order_by(ReportedURL.next_check_at, ReportedURL.id),
         {"ids": ids},
     ).all()
@@ -130,7 +119,7 @@ def _claimed(session: Session, ids: list[int], dialect: str) -> list[ClaimedURL]
     for h in session.execute(
         select(MediaHash.id, MediaHash.case_id, MediaHash.pdq, MediaHash.pdq_quality,
                MediaHash.phash, MediaHash.sha256)
-        .where(_in_ids(MediaHash.case_id, dialect), MediaHash.status == "active"),
+        .where(in_id_list(MediaHash.case_id, dialect, "ids"), MediaHash.status == "active"),
         {"ids": sorted({r.case_id for r in rows})},
     ):
         hashes[h.case_id].append(HashRecord(h.id, h.pdq, h.pdq_quality, h.phash, h.sha256))
@@ -232,7 +221,7 @@ def _held_by(session: Session, url_ids: list[int], worker: str) -> dict[int, URL
     table = ReportedURL.__table__
     dialect = session.get_bind().dialect.name
     query = select(*(table.c[name] for name in _READ_COLUMNS)).where(
-        _in_ids(table.c.id, dialect), table.c.lease_owner == worker)
+        in_id_list(table.c.id, dialect, "ids"), table.c.lease_owner == worker)
     if dialect == "postgresql":
         query = query.with_for_update()
     return {url.id: url for url in map(URLState, session.execute(query, {"ids": url_ids}))}
