@@ -216,9 +216,10 @@ def reset_2fa_command(email: str) -> None:
     app = _app()
     with _db(app).session() as session:
         user = _user_by_email(session, email)
+        moment = utcnow()
         reset_totp(session, user)
-        unlock(user)
-        record_audit(session, action="reset_second_factor", now=utcnow(), record=user,
+        unlock(user, moment)
+        record_audit(session, action="reset_second_factor", now=moment, record=user,
                      actor_kind="cli")
         session.commit()
     click.echo(f"second factor of {user.email} removed; set up again at the next log in")

@@ -24,6 +24,7 @@ from disrupt.accounts.services import (
     AccountError,
     create_user,
     is_locked,
+    locked_addresses,
     reset_totp,
     set_active,
     set_role,
@@ -46,9 +47,10 @@ def _other_user(user_id: int) -> User:
 @bp.get("/admin/users")
 @role_required("admin")
 def users():
-    rows = list(db_session().scalars(select(User).order_by(User.active.desc(), User.email)))
+    session_ = db_session()
+    rows = list(session_.scalars(select(User).order_by(User.active.desc(), User.email)))
     return render_template("admin/users.html", users=rows, is_locked=is_locked, now=now(),
-                           roles=ROLES)
+                           roles=ROLES, locked_addresses=locked_addresses(session_, now()))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -103,7 +105,7 @@ def user_action(user_id: int, action: str):
     elif action == "enable":
         set_active(user, True)
     elif action == "unlock":
-        unlock(user)
+        unlock(user, now())
     else:
         reset_totp(db_session(), user)
     audit({"disable": "disable_user", "enable": "enable_user", "unlock": "unlock_user",

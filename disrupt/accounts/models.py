@@ -24,6 +24,8 @@ class User(UserMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
+    #: An administrator's unlock: failed log-in steps before it no longer count.
+    lock_lifted_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
     # TOTP second factor: the secret encrypted with the instance's data key. Set but not

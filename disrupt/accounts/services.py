@@ -70,11 +70,15 @@ def is_locked(user: User, now: datetime) -> bool:
 
 def _account_failures(session: Session, user: User, now: datetime,
                       remote_addr: str | None = None, *, by_address: bool = False) -> int:
-    """Failed log-in steps on this account in the last LOCKOUT (from one client address
-    when `by_address`), as the audit log records them."""
+    """Failed log-in steps on this account in the last LOCKOUT and since an administrator
+    last unlocked it (from one client address when `by_address`), as the audit log records
+    them."""
+    since = now - LOCKOUT
+    if user.lock_lifted_at is not None:
+        since = max(since, user.lock_lifted_at)
     query = select(func.count()).select_from(AuditEvent).where(
         AuditEvent.record_type == User.__tablename__, AuditEvent.record_id == user.id,
-        AuditEvent.at > now - LOCKOUT, AuditEvent.action.in_(FAILURE_ACTIONS))
+        AuditEvent.at > since, AuditEvent.action.in_(FAILURE_ACTIONS))
     if by_address:
         query = query.where(AuditEvent.remote_addr.is_(None) if remote_addr is None
                             else AuditEvent.remote_addr == remote_addr)
@@ -87,6 +91,22 @@ def locked_for_client(session: Session, user: User, remote_addr: str | None,
     client gets no more answers about it. Other clients still log in (slowed down)."""
     return _account_failures(session, user, now, remote_addr,
                              by_address=True) >= MAX_FAILED_LOGINS
+
+
+def locked_addresses(session: Session, now: datetime) -> dict[int, int]:
+    """Per user id, how many client addresses its failures locked out (for the users page,
+    where an administrator can lift them: see unlock)."""
+    per_address = (
+        select(AuditEvent.record_id.label("user_id"))
+        .join(User, User.id == AuditEvent.record_id)
+        .where(AuditEvent.record_type == User.__tablename__, AuditEvent.at > now - LOCKOUT,
+               AuditEvent.action.in_(FAILURE_ACTIONS),
+               or_(User.lock_lifted_at.is_(None), AuditEvent.at > User.lock_lifted_at))
+        .group_by(AuditEvent.record_id, AuditEvent.remote_addr)
+        .having(func.count() >= MAX_FAILED_LOGINS)
+        .subquery())
+    return dict(session.execute(select(per_address.c.user_id, func.count())
+                                .group_by(per_address.c.user_id)).all())
 
 
 def account_delay(session: Session, user: User | None, now: datetime) -> float:
@@ -298,9 +318,13 @@ def set_active(user: User, active: bool) -> None:
     end_sessions(user)
 
 
-def unlock(user: User) -> None:
+def unlock(user: User, now: datetime) -> None:
+    """An administrator lifts every lock on the account: their own (locked_until) and those
+    its failures put on client addresses (the failures before now stop counting; the
+    address-wide throttle across accounts stays)."""
     user.failed_logins = 0
     user.locked_until = None
+    user.lock_lifted_at = now
 
 
 def set_password(user: User, password: str) -> None:

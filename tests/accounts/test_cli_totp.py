@@ -30,3 +30,36 @@ def test_create_user_with_totp_then_code_then_reset(tmp_path):
     assert reset.returncode == 0
     after = run("totp-code", "cw@example.org", tmp_path=tmp_path)
     assert after.returncode == 1 and "no second factor" in after.stderr
+
+
+def test_reset_2fa_also_lifts_the_locks_on_client_addresses(tmp_path):
+    """The README's "the only admin locked out": after `disrupt reset-2fa` she logs in again
+    from the address her failures locked."""
+    from sqlalchemy import select
+
+    from disrupt.accounts.models import User
+    from disrupt.accounts.services import MAX_FAILED_LOGINS, locked_for_client, record_audit
+    from disrupt.db import Database
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    env = {"DISRUPT_DATABASE_URL": url}
+    assert run("init", "--no-admin", tmp_path=tmp_path, env=env).returncode == 0
+    assert run("create-user", "--email", "admin@example.org", "--password",
+               "a fine passphrase", "--role", "admin", tmp_path=tmp_path,
+               env=env).returncode == 0
+    db = Database(url)
+    try:
+        with db.session() as s:
+            user = s.scalar(select(User).where(User.email == "admin@example.org"))
+            for _ in range(MAX_FAILED_LOGINS):
+                record_audit(s, action="login_failed", now=utcnow(), record=user,
+                             actor_kind="anonymous", remote_addr="192.0.2.7")
+            s.commit()
+            assert locked_for_client(s, user, "192.0.2.7", utcnow())
+        reset = run("reset-2fa", "admin@example.org", tmp_path=tmp_path, env=env)
+        assert reset.returncode == 0, reset.stderr
+        with db.session() as s:
+            user = s.scalar(select(User).where(User.email == "admin@example.org"))
+            assert not locked_for_client(s, user, "192.0.2.7", utcnow())
+    finally:
+        db.dispose()

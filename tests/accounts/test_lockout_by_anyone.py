@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from disrupt.accounts import totp
-from disrupt.accounts.models import User
+from disrupt.accounts.models import AuditEvent, User
 from disrupt.accounts.services import (
     FIRST_DELAY_SECONDS,
     LOCKOUT,
@@ -19,11 +19,14 @@ from disrupt.accounts.services import (
     MAX_FAILED_LOGINS,
     account_delay,
     authenticate,
+    locked_addresses,
+    locked_for_client,
     record_audit,
+    unlock,
     verify_second_factor,
 )
 from disrupt.db import utcnow
-from tests.support.staff import PASSWORD, make_user
+from tests.support.staff import PASSWORD, make_user, staff_client
 from tests.support.web import current_code, post_form
 
 EMAIL = "cw@example.org"
@@ -148,3 +151,53 @@ def test_concurrent_wrong_passwords_are_all_counted(app, db):
     assert all(_in_threads(8, attempt))
     with db.session() as s:
         assert s.scalar(select(User.failed_logins).where(User.email == EMAIL)) == 8
+
+
+def test_an_administrator_s_unlock_lifts_the_lock_on_a_client_address(app, db):
+    """A caseworker who mistyped her password at the office is locked out there; the admin's
+    Unlock (shown for such a lock) opens it again at once."""
+    user_id = make_user(app, EMAIL)
+    office = app.test_client()
+    office.environ_base.update(ATTACKER)
+    for _ in range(MAX_FAILED_LOGINS):
+        assert _password_step(office, "wrong password!!").status_code == 401
+    assert _password_step(office).status_code == 401
+    admin = staff_client(app, "admin@example.org", "admin")
+    page = admin.get("/console/admin/users").get_data(as_text=True)
+    row = page[page.index(f'id="user-{user_id}"'):]
+    assert "locked to 1 client address after failed log-ins" in row.split("</tr>")[0]
+    unlock = f"/console/admin/users/{user_id}/unlock"
+    assert unlock in row.split("</tr>")[0]
+    assert post_form(admin, unlock, {}, token_from="/console/admin/users").status_code == 302
+    page = admin.get("/console/admin/users").get_data(as_text=True)
+    row = page[page.index(f'id="user-{user_id}"'):].split("</tr>")[0]
+    assert "locked to" not in row and unlock not in row and "<td>active</td>" in row
+    assert _password_step(office).status_code == 302
+    done = post_form(office, "/console/login/code", {"code": current_code(office, EMAIL)})
+    assert done.status_code == 302 and office.get("/console/").status_code == 200
+    with db.session() as s:
+        actions = list(s.scalars(select(AuditEvent.action).where(
+            AuditEvent.record_id == user_id, AuditEvent.action == "unlock_user")))
+    assert actions == ["unlock_user"]
+
+
+def test_failures_after_an_unlock_lock_the_address_again(app, db):
+    make_user(app, EMAIL)
+    now = utcnow()
+    with db.session() as s:
+        user = s.scalar(select(User).where(User.email == EMAIL))
+        for _ in range(MAX_FAILED_LOGINS):
+            record_audit(s, action="login_failed", now=now, record=user,
+                         actor_kind="anonymous", remote_addr="192.0.2.9")
+        assert locked_for_client(s, user, "192.0.2.9", now)
+        assert locked_addresses(s, now) == {user.id: 1}
+        unlock(user, now + timedelta(seconds=1))
+        s.flush()
+        later = now + timedelta(seconds=2)
+        assert not locked_for_client(s, user, "192.0.2.9", later)
+        assert locked_addresses(s, later) == {}
+        for _ in range(MAX_FAILED_LOGINS):
+            record_audit(s, action="login_failed", now=later, record=user,
+                         actor_kind="anonymous", remote_addr="192.0.2.9")
+        assert locked_for_client(s, user, "192.0.2.9", later)
+        assert locked_addresses(s, later) == {user.id: 1}
