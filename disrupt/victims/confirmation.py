@@ -26,7 +26,7 @@ from disrupt.cases.rules import case_workable, work_refusal
 from disrupt.platforms.channels import organisation_email
 from disrupt.security import DataCipher
 from disrupt.victims.models import ContactConfirmation
-from disrupt.victims.updates import MAX_RETRY_DELAY, N_, translations_for
+from disrupt.victims.updates import N_, retry_later, translations_for
 
 CONFIRM_PATH = "/case/contact/confirm/"
 #: The outbox file of a confirmation e-mail (the key of its Message-ID).
@@ -131,10 +131,7 @@ def record_confirmation_failed(session: Session, claim: ClaimedConfirmation, *, 
     row = _held(session, claim, worker)
     if row is None:
         return False
-    row.attempts += 1
-    row.last_error = error[:500]
-    row.next_attempt_at = now + min(retry_after * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
-    row.lease_owner = row.lease_expires_at = None
+    retry_later(row, now=now, error=error, retry_after=retry_after)
     return True
 
 

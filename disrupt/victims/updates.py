@@ -136,15 +136,22 @@ def record_update_sent(session: Session, claim: ClaimedUpdate, *, worker: str,
     return True
 
 
+def retry_later(row: VictimUpdate | ContactConfirmation, *, now: datetime, error: str,
+                retry_after: timedelta) -> None:
+    """A failed send of an e-mail to the victim: the lease ends, and the next attempt waits
+    twice as long as the last one did, at most MAX_RETRY_DELAY; never given up."""
+    row.attempts += 1
+    row.last_error = error[:500]
+    row.next_attempt_at = now + min(retry_after * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
+    row.lease_owner = row.lease_expires_at = None
+
+
 def record_update_failed(session: Session, claim: ClaimedUpdate, *, worker: str, now: datetime,
                          error: str, retry_after: timedelta) -> bool:
     row = _held(session, claim, worker)
     if row is None:
         return False
-    row.attempts += 1
-    row.last_error = error[:500]
-    row.next_attempt_at = now + min(retry_after * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
-    row.lease_owner = row.lease_expires_at = None
+    retry_later(row, now=now, error=error, retry_after=retry_after)
     return True
 
 
