@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import jinja2
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from disrupt.cases.models import Case, ReportedURL
@@ -133,11 +133,16 @@ def taken_rungs(case: Case, url: ReportedURL, platform_request: RemovalRequest |
     return taken
 
 
+def delisted_urls() -> Select[tuple[int]]:
+    """The ids of the URLs a search engine delisted (an accepted Google or Bing step), as a
+    query to filter by: for statistics that count them apart. Delisting hides the page from
+    results; it is never "removed"."""
+    return select(EscalationStep.reported_url_id).where(
+        EscalationStep.rung.in_(DELISTING_RUNGS), EscalationStep.status == "accepted")
+
+
 def delisted_url_ids(session: Session) -> set[int]:
-    """URLs a search engine delisted (an accepted Google or Bing step): for statistics that
-    count them apart. Delisting hides the page from results; it is never "removed"."""
-    return set(session.scalars(select(EscalationStep.reported_url_id).where(
-        EscalationStep.rung.in_(DELISTING_RUNGS), EscalationStep.status == "accepted")))
+    return set(session.scalars(delisted_urls()))
 
 
 # --- taking the next rung ----------------------------------------------------------------------
