@@ -141,10 +141,6 @@ def delisted_urls() -> Select[tuple[int]]:
         EscalationStep.rung.in_(DELISTING_RUNGS), EscalationStep.status == "accepted")
 
 
-def delisted_url_ids(session: Session) -> set[int]:
-    return set(session.scalars(delisted_urls()))
-
-
 # --- taking the next rung ----------------------------------------------------------------------
 
 def _language(case: Case, preferred: str | None = None) -> str:

@@ -13,7 +13,7 @@ from disrupt.cases.models import ReportedURL
 from disrupt.db import utcnow
 from disrupt.platforms.escalation import (
     Escalation,
-    delisted_url_ids,
+    delisted_urls,
     record_step_outcome,
     record_step_submitted,
     take_rung,
@@ -201,7 +201,7 @@ def test_a_refused_url_walks_up_to_delisting_and_a_regulator_report(db):
         bing = _climb(s, case, url, "bing", later)
         record_step_submitted(s, bing, answer_days=14, now=later)
         record_step_outcome(s, google, outcome="accepted", now=later + timedelta(days=1))
-        assert delisted_url_ids(s) == {url.id}
+        assert set(s.scalars(delisted_urls())) == {url.id}
         regulator = _climb(s, case, url, "regulator", later + timedelta(days=1))
         assert regulator.recipient == "Arcom" and regulator.language == "fr"
         assert "Signalement" in regulator.prepared_text and url.url in regulator.prepared_text
