@@ -107,9 +107,14 @@ def test_png_bomb_costs_megabytes_not_gigabytes(tmp_path: Path) -> None:
     assert fetched["outcome"] == "MediaTooLarge"
     assert fetched["kib"] < 20_000
     # The baseline: the full-resolution path (a victim's own file) decodes all 36 Mpx.
-    full = _peak(path, "full")
-    assert full["outcome"] == "hashed"
-    # 36 Mpx need at least 36 MB at one byte a pixel (more in RGB): the bomb is real.
+    # 36 Mpx need at least 36 MB at one byte a pixel (more in RGB): the bomb is real. It
+    # measures ~1.2 GB; once in a full suite the kernel's peak-RSS reading came back at
+    # 29 MB, so the baseline (not the bound above) may be read up to three times.
+    for _ in range(3):
+        full = _peak(path, "full")
+        assert full["outcome"] == "hashed"
+        if full["kib"] > 30_000:
+            break
     assert full["kib"] > 30_000
 
 
