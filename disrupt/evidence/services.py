@@ -126,6 +126,17 @@ def may_keep_picture_bytes(case: Case, consented: bool) -> bool:
     return consented and case.age_group == "adult"
 
 
+def consent_and_hold(session: Session, case: Case) -> tuple[bool, bool]:
+    """For the victim's case page, in one read: whether she agreed that the pictures are
+    kept (picture_consent), and whether a hold keeps the evidence now (active_hold)."""
+    consent = select(PictureConsent.keep_pictures).where(
+        PictureConsent.case_id == case.id).scalar_subquery()
+    held = select(EvidenceHold.id).where(EvidenceHold.case_id == case.id,
+                                         EvidenceHold.lifted_at.is_(None)).exists()
+    keep, hold = session.execute(select(consent, held)).one()
+    return bool(keep), bool(hold)
+
+
 def active_hold(session: Session, case_id: int) -> EvidenceHold | None:
     return session.scalar(select(EvidenceHold).where(
         EvidenceHold.case_id == case_id, EvidenceHold.lifted_at.is_(None))

@@ -153,7 +153,7 @@ class OpenCaseForm(FlaskForm):
                     Length(max=254)],
     )
     language = SelectField(_l("Language for messages from us"), choices=language_choices())
-    hashes = HiddenField()
+    hashes = HiddenField(_l("Image fingerprints"))
     consent_notices = BooleanField(
         # The label names the organisation that runs the service (see __init__).
         _l("I agree that the web addresses above are sent to the websites that host them, "
@@ -215,7 +215,7 @@ class AddURLsForm(FlaskForm):
 
 
 class AddImagesForm(FlaskForm):
-    hashes = HiddenField()
+    hashes = HiddenField(_l("Image fingerprints"))
     submitted_hashes: list[SubmittedHash]
 
     def validate_hashes(self, field: HiddenField) -> None:
@@ -242,8 +242,9 @@ class ConfirmForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    language = HiddenField()
-    next = HiddenField()
+    # Labels never shown; given, so that WTForms does not load its catalogue to name them.
+    language = HiddenField("language")
+    next = HiddenField("next")
 
     def validate_language(self, field: HiddenField) -> None:
         if field.data not in PORTAL_LANGUAGES:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case
 from disrupt.cases.services import DuplicateURL, case_messages
-from disrupt.evidence.services import active_hold, picture_consent, set_picture_consent
+from disrupt.evidence.services import active_hold, consent_and_hold, set_picture_consent
 from disrupt.i18n import PORTAL_LANGUAGES, current_language
 from disrupt.i18n import SESSION_KEY as LANGUAGE_KEY
 from disrupt.listeners import after_erasure
@@ -300,12 +300,12 @@ def _status_page(case: Case, **forms: Any):
     forms.setdefault("message_form", MessageForm(formdata=None))
     forms.setdefault("updates_form", StopUpdatesForm(formdata=None))
     messages = case_messages(session_, case, cipher())
+    consent, held = consent_and_hold(session_, case)
     page = render_template(
         "victims/status.html", case=case, urls=url_rows(case, request_dates(session_, case)),
         hashes=hash_rows(session_, case), messages=messages,
         contact_state=contact_state(session_, case, now()),
-        evidence_consent=picture_consent(session_, case),
-        evidence_held=active_hold(session_, case.id) is not None, **forms)
+        evidence_consent=consent, evidence_held=held, **forms)
     if any(m.direction == "to_victim" and m.read_at is None for m, _text in messages):
         mark_messages_read(session_, case, now())  # no UPDATE on a page with nothing new
     has_errors = any(f.errors for f in forms.values())
