@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -68,17 +68,21 @@ def is_locked(user: User, now: datetime) -> bool:
     return user.locked_until is not None and user.locked_until > now
 
 
+def _counted_failures(now: datetime, *columns: Any) -> Select[Any]:
+    """``columns`` over the failed log-in steps that still count against their account:
+    those of the last LOCKOUT, after an administrator last unlocked it (lock_lifted_at)."""
+    return (select(*columns).select_from(AuditEvent)
+            .join(User, User.id == AuditEvent.record_id)
+            .where(AuditEvent.record_type == User.__tablename__,
+                   AuditEvent.action.in_(FAILURE_ACTIONS), AuditEvent.at > now - LOCKOUT,
+                   or_(User.lock_lifted_at.is_(None), AuditEvent.at > User.lock_lifted_at)))
+
+
 def _account_failures(session: Session, user: User, now: datetime,
                       remote_addr: str | None = None, *, by_address: bool = False) -> int:
-    """Failed log-in steps on this account in the last LOCKOUT and since an administrator
-    last unlocked it (from one client address when `by_address`), as the audit log records
-    them."""
-    since = now - LOCKOUT
-    if user.lock_lifted_at is not None:
-        since = max(since, user.lock_lifted_at)
-    query = select(func.count()).select_from(AuditEvent).where(
-        AuditEvent.record_type == User.__tablename__, AuditEvent.record_id == user.id,
-        AuditEvent.at > since, AuditEvent.action.in_(FAILURE_ACTIONS))
+    """Failed log-in steps on this account that still count (from one client address when
+    `by_address`), as the audit log records them."""
+    query = _counted_failures(now, func.count()).where(AuditEvent.record_id == user.id)
     if by_address:
         query = query.where(AuditEvent.remote_addr.is_(None) if remote_addr is None
                             else AuditEvent.remote_addr == remote_addr)
@@ -97,11 +101,7 @@ def locked_addresses(session: Session, now: datetime) -> dict[int, int]:
     """Per user id, how many client addresses its failures locked out (for the users page,
     where an administrator can lift them: see unlock)."""
     per_address = (
-        select(AuditEvent.record_id.label("user_id"))
-        .join(User, User.id == AuditEvent.record_id)
-        .where(AuditEvent.record_type == User.__tablename__, AuditEvent.at > now - LOCKOUT,
-               AuditEvent.action.in_(FAILURE_ACTIONS),
-               or_(User.lock_lifted_at.is_(None), AuditEvent.at > User.lock_lifted_at))
+        _counted_failures(now, AuditEvent.record_id.label("user_id"))
         .group_by(AuditEvent.record_id, AuditEvent.remote_addr)
         .having(func.count() >= MAX_FAILED_LOGINS)
         .subquery())
