@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import Select, delete, select, text
 from sqlalchemy.orm import Session
 
 from disrupt.cases.models import Case, Referral
@@ -131,16 +131,18 @@ def consent_and_hold(session: Session, case: Case) -> tuple[bool, bool]:
     kept (picture_consent), and whether a hold keeps the evidence now (active_hold)."""
     consent = select(PictureConsent.keep_pictures).where(
         PictureConsent.case_id == case.id).scalar_subquery()
-    held = select(EvidenceHold.id).where(EvidenceHold.case_id == case.id,
-                                         EvidenceHold.lifted_at.is_(None)).exists()
-    keep, hold = session.execute(select(consent, held)).one()
+    keep, hold = session.execute(select(consent, _holding(case.id).exists())).one()
     return bool(keep), bool(hold)
 
 
+def _holding(case_id: int) -> Select[tuple[EvidenceHold]]:
+    """The case's holds not lifted yet."""
+    return select(EvidenceHold).where(EvidenceHold.case_id == case_id,
+                                      EvidenceHold.lifted_at.is_(None))
+
+
 def active_hold(session: Session, case_id: int) -> EvidenceHold | None:
-    return session.scalar(select(EvidenceHold).where(
-        EvidenceHold.case_id == case_id, EvidenceHold.lifted_at.is_(None))
-        .order_by(EvidenceHold.id).limit(1))
+    return session.scalar(_holding(case_id).order_by(EvidenceHold.id).limit(1))
 
 
 def place_hold(session: Session, case: Case, referral_id: int, *, user_id: int | None,
