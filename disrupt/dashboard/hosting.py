@@ -21,9 +21,9 @@ HOST_TYPES = {"platform": N_("a known platform"), "cdn": N_("behind a CDN"),
               "hosting": N_("a hosting provider"), "untraced": N_("not traced yet")}
 
 
-def host_type(url_platform_id: int, trace: Any) -> str:
-    """``trace``: the host's HostTrace, or a row with its ``status`` and ``cdn``, or None."""
-    if url_platform_id:
+def host_type(on_platform: bool, trace: Any) -> str:
+    """``trace``: the host's trace (a row with its ``status`` and ``cdn``), or None."""
+    if on_platform:
         return "platform"
     if trace is None or trace.status == "pending":
         return "untraced"
@@ -86,7 +86,7 @@ class _Cells:
             trace = self.traces.get(host) if host is not None else None
             country = ((trace.network or {}).get("country") if trace else None) or "unknown"
             self._found[key] = (self.groups["country"][country],
-                                self.groups["host_type"][host_type(int(key[1]), trace)])
+                                self.groups["host_type"][host_type(key[1], trace)])
         return self._found[key]
 
 
