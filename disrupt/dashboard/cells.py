@@ -166,7 +166,7 @@ def insert_all_cells(session: Session) -> None:
 # The fact columns each cell table reads.
 TAKEDOWN_READS = ("sent_day", "platform_id", "legal_basis", "minor", "case_group", "state",
                   "reappeared", "upper_s", "lower_s", "within_deadline", "deadline_epoch")
-# Summed (or the latest) when the facts are grouped (_signed).
+# Summed (or the latest) when the facts are grouped (_every_fact).
 TIMES = ("upper_s", "lower_s", "deadline_epoch")
 FUNNEL_READS = ("created_day", "url_platform_id", "minor", "case_group", "verified",
                 "sent_at", "state")
@@ -176,39 +176,51 @@ def _signed(dialect: str, names: Sequence[str], notified_only: bool, name: str,
             whole: bool) -> Any:
     """The batch's new facts (``sign`` 1) and the stashed old ones (-1), only ``names``
     (SQLite copies every column of a UNION's rows); the notified ones with their histogram
-    buckets and their times times the sign (``upper_sum``, ``lower_sum``).
-
-    ``whole`` (insert_all_cells): every fact, none stashed, and the notified ones grouped
-    by all they are counted by (``sign`` how many, their times summed, their latest
-    deadline), so that the many sums per cell read fewer rows, each bucket computed once
-    (SQLite would compute the bucket of a fact again in each of its 48 sums)."""
+    buckets and their times times the sign (``upper_sum``, ``lower_sum``). ``whole``:
+    every fact instead (_every_fact)."""
+    if whole:
+        return _every_fact(names, notified_only, name)
     parts = []
-    for table, sign in ((facts, 1),) if whole else ((facts, 1), (old_facts, -1)):
-        conditions = [in_batch(table.c.reported_url_id, dialect)] if sign > 0 and not whole else []
+    for table, sign in ((facts, 1), (old_facts, -1)):
+        conditions = [in_batch(table.c.reported_url_id, dialect)] if sign > 0 else []
         if not notified_only:
             parts.append(select(*[table.c[n] for n in names],
                                 literal(sign).label("sign")).where(*conditions))
             continue
-        conditions.append(table.c.sent_at.is_not(None))
-        timed = table.c.upper_s.is_not(None)
-        keys = [table.c[n] for n in names if n not in TIMES]
-        buckets = [_bucket(table.c.upper_s, timed).label("upper_bucket"),
-                   _bucket(table.c.lower_s, timed).label("lower_bucket")]
-        if whole:
-            parts.append(select(*keys, *buckets, func.count().label("sign"),
-                                func.sum(table.c.upper_s).label("upper_sum"),
-                                func.sum(table.c.lower_s).label("lower_sum"),
-                                func.max(table.c.deadline_epoch).label("deadline_epoch"))
-                         .where(*conditions)
-                         # buckets first: SQLite would read the facts by the day's index,
-                         # in no order of the table, for the order of the groups
-                         .group_by(*buckets, *keys))
-        else:
-            parts.append(select(*keys, *buckets, literal(sign).label("sign"),
-                                (table.c.upper_s * sign).label("upper_sum"),
-                                (table.c.lower_s * sign).label("lower_sum"),
-                                table.c.deadline_epoch).where(*conditions))
-    return (parts[0] if whole else union_all(*parts)).subquery(name)
+        keys, buckets = _keys_and_buckets(table, names)
+        parts.append(select(*keys, *buckets, literal(sign).label("sign"),
+                            (table.c.upper_s * sign).label("upper_sum"),
+                            (table.c.lower_s * sign).label("lower_sum"),
+                            table.c.deadline_epoch)
+                     .where(*conditions, table.c.sent_at.is_not(None)))
+    return union_all(*parts).subquery(name)
+
+
+def _every_fact(names: Sequence[str], notified_only: bool, name: str) -> Any:
+    """insert_all_cells' source: every fact, none stashed, and the notified ones grouped by
+    all they are counted by (``sign`` how many, their times summed, their latest deadline),
+    so that the many sums per cell read fewer rows, each bucket computed once (SQLite would
+    compute the bucket of a fact again in each of its 48 sums)."""
+    if not notified_only:
+        return select(*[facts.c[n] for n in names], literal(1).label("sign")).subquery(name)
+    keys, buckets = _keys_and_buckets(facts, names)
+    return (select(*keys, *buckets, func.count().label("sign"),
+                   func.sum(facts.c.upper_s).label("upper_sum"),
+                   func.sum(facts.c.lower_s).label("lower_sum"),
+                   func.max(facts.c.deadline_epoch).label("deadline_epoch"))
+            .where(facts.c.sent_at.is_not(None))
+            # buckets first: SQLite would read the facts by the day's index, in no order
+            # of the table, for the order of the groups
+            .group_by(*buckets, *keys)
+            .subquery(name))
+
+
+def _keys_and_buckets(table: Table, names: Sequence[str]) -> tuple[list[Any], list[Any]]:
+    """A notified fact's columns but its times, and the histogram buckets of its times."""
+    timed = table.c.upper_s.is_not(None)
+    return ([table.c[n] for n in names if n not in TIMES],
+            [_bucket(table.c.upper_s, timed).label("upper_bucket"),
+             _bucket(table.c.lower_s, timed).label("lower_bucket")])
 
 
 @functools.cache
